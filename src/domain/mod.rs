@@ -1,0 +1,12 @@
+//! Pure types and rules: parsed once at the edge, trusted everywhere after.
+//! Nothing here knows about HTTP or the database.
+
+pub mod password;
+pub mod session;
+pub mod user;
+pub mod username;
+
+pub use password::{Password, PasswordError, PasswordInput};
+pub use session::{SessionPolicy, SessionSecret};
+pub use user::User;
+pub use username::{Username, UsernameError};

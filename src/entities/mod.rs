@@ -1,0 +1,8 @@
+//! SeaORM entities: the shape of each table, and nothing else.
+//!
+//! Written in SeaORM 2's compact format (`DeriveEntityModel` + `Relation`).
+//! A `Model` is never a form or a JSON body; `db/` turns rows into domain values.
+
+pub mod sessions;
+pub mod signing_keys;
+pub mod users;
