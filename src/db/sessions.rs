@@ -1,0 +1,233 @@
+//! Queries and changes on `sessions`: the storage side of server sessions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QuerySelect, RelationTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        User,
+        session::{ClientInfo, Deadlines},
+    },
+    entities::{sessions, users},
+};
+
+/// The key/value data of a session (what Django calls `request.session`).
+pub type SessionData = Map<String, Value>;
+
+/// A session row as the session layer needs it on every request.
+#[derive(Debug, Clone)]
+pub struct StoredSession {
+    pub id: Uuid,
+    pub user: Option<User>,
+    pub data: SessionData,
+    pub version: i64,
+    pub last_seen_at: DateTime<Utc>,
+    pub deadlines: Deadlines,
+}
+
+#[derive(FromQueryResult)]
+struct SessionRow {
+    id: Uuid,
+    user_id: Option<Uuid>,
+    username: Option<String>,
+    data: Value,
+    version: i64,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    absolute_expires_at: DateTime<Utc>,
+}
+
+impl From<SessionRow> for StoredSession {
+    fn from(row: SessionRow) -> Self {
+        let user = match (row.user_id, row.username) {
+            (Some(id), Some(username)) => Some(User { id, username }),
+            _ => None,
+        };
+        Self {
+            id: row.id,
+            user,
+            data: match row.data {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            version: row.version,
+            last_seen_at: row.last_seen_at,
+            deadlines: Deadlines {
+                expires_at: row.expires_at,
+                absolute_expires_at: row.absolute_expires_at,
+            },
+        }
+    }
+}
+
+pub struct NewSession<'a> {
+    pub secret_hash: Vec<u8>,
+    pub user_id: Option<Uuid>,
+    pub data: SessionData,
+    pub now: DateTime<Utc>,
+    pub deadlines: Deadlines,
+    pub client: &'a ClientInfo,
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewSession<'_>,
+) -> Result<StoredSession, DbErr> {
+    let id = Uuid::new_v4();
+    let row = sessions::ActiveModel {
+        id: Set(id),
+        secret_hash: Set(new.secret_hash),
+        user_id: Set(new.user_id),
+        data: Set(Value::Object(new.data.clone())),
+        version: Set(0),
+        created_at: Set(new.now),
+        last_seen_at: Set(new.now),
+        expires_at: Set(new.deadlines.expires_at),
+        absolute_expires_at: Set(new.deadlines.absolute_expires_at),
+        user_agent: Set(new.client.user_agent.clone()),
+        ip: Set(new.client.ip.clone()),
+    };
+    sessions::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(StoredSession {
+        id,
+        user: None,
+        data: new.data,
+        version: 0,
+        last_seen_at: new.now,
+        deadlines: new.deadlines,
+    })
+}
+
+fn select_stored() -> sea_orm::Select<sessions::Entity> {
+    sessions::Entity::find()
+        .select_only()
+        .columns([
+            sessions::Column::Id,
+            sessions::Column::UserId,
+            sessions::Column::Data,
+            sessions::Column::Version,
+            sessions::Column::LastSeenAt,
+            sessions::Column::ExpiresAt,
+            sessions::Column::AbsoluteExpiresAt,
+        ])
+        .column_as(users::Column::Username, "username")
+        .join(JoinType::LeftJoin, sessions::Relation::User.def())
+}
+
+/// The session whose cookie secret hashes to `secret_hash`, with its user, in one query.
+pub async fn find_by_secret_hash(
+    db: &impl ConnectionTrait,
+    secret_hash: &[u8],
+) -> Result<Option<StoredSession>, DbErr> {
+    let row = select_stored()
+        .filter(sessions::Column::SecretHash.eq(secret_hash.to_vec()))
+        .into_model::<SessionRow>()
+        .one(db)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn find_by_id(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<StoredSession>, DbErr> {
+    let row = select_stored()
+        .filter(sessions::Column::Id.eq(id))
+        .into_model::<SessionRow>()
+        .one(db)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+/// A refresh: the session was used at `now` from `ip`, and its idle deadline moves.
+#[derive(Debug, Clone)]
+pub struct Touch {
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+}
+
+fn with_touch(
+    update: sea_orm::UpdateMany<sessions::Entity>,
+    touch: &Touch,
+) -> sea_orm::UpdateMany<sessions::Entity> {
+    let update = update
+        .col_expr(sessions::Column::LastSeenAt, Expr::value(touch.now))
+        .col_expr(sessions::Column::ExpiresAt, Expr::value(touch.expires_at));
+    match &touch.ip {
+        Some(ip) => update.col_expr(sessions::Column::Ip, Expr::value(ip.clone())),
+        None => update,
+    }
+}
+
+/// Writes a refresh. Returns whether the row still existed.
+pub async fn touch(db: &impl ConnectionTrait, id: Uuid, touch: &Touch) -> Result<bool, DbErr> {
+    let result = with_touch(sessions::Entity::update_many(), touch)
+        .filter(sessions::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Compare-and-swap of the data: written only if the row is still at
+/// `expected_version`. Returns whether it was written.
+pub async fn save_data(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    expected_version: i64,
+    data: &SessionData,
+    touch: Option<&Touch>,
+) -> Result<bool, DbErr> {
+    let update = match touch {
+        Some(touch) => with_touch(sessions::Entity::update_many(), touch),
+        None => sessions::Entity::update_many(),
+    };
+    let result = update
+        .col_expr(
+            sessions::Column::Data,
+            Expr::value(Value::Object(data.clone())),
+        )
+        .col_expr(
+            sessions::Column::Version,
+            Expr::col(sessions::Column::Version).add(1),
+        )
+        .filter(sessions::Column::Id.eq(id))
+        .filter(sessions::Column::Version.eq(expected_version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    let result = sessions::Entity::delete_by_id(id).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes up to `batch` sessions that expired before `now`; returns how many.
+/// Small batches keep each statement (and its lock) short.
+pub async fn delete_expired_batch(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<u64, DbErr> {
+    let expired = Query::select()
+        .column(sessions::Column::Id)
+        .from(sessions::Entity)
+        .and_where(sessions::Column::ExpiresAt.lte(now))
+        .limit(batch)
+        .to_owned();
+    let result = sessions::Entity::delete_many()
+        .filter(sessions::Column::Id.in_subquery(expired))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1,0 +1,76 @@
+//! Queries and changes on `users`.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::{User, Username, session::now},
+    entities::users,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Inserts a user with an already hashed password.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    username: &Username,
+    password_hash: String,
+) -> Result<User, CreateUserError> {
+    let id = Uuid::now_v7();
+    let row = users::ActiveModel {
+        id: Set(id),
+        username: Set(username.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        created_at: Set(now()),
+    };
+    match users::Entity::insert(row).exec_without_returning(db).await {
+        Ok(_) => Ok(User {
+            id,
+            username: username.as_str().to_owned(),
+        }),
+        Err(e) if super::is_unique_violation(&e) => Err(CreateUserError::UsernameTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn exists(db: &impl ConnectionTrait, username: &Username) -> Result<bool, DbErr> {
+    let found = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Username.eq(username.as_str()))
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// A user and their password hash, for checking a login.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+pub async fn find_credentials(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<Credentials>, DbErr> {
+    let row = users::Entity::find()
+        .filter(users::Column::Username.eq(username))
+        .one(db)
+        .await?;
+    Ok(row.map(|u| Credentials {
+        user: User {
+            id: u.id,
+            username: u.username,
+        },
+        password_hash: u.password_hash,
+    }))
+}

@@ -1,0 +1,158 @@
+//! Password hashing with argon2id, off the async workers.
+//!
+//! Hashing is deliberately slow and memory-hungry (19 MiB each with the OWASP
+//! parameters), so it runs on tokio's blocking pool behind a semaphore: at
+//! most one hash per CPU at a time. A storm of logins then queues instead of
+//! multiplying memory, and never stalls the workers that serve pages.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHasher as _, PasswordVerifier as _},
+};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::domain::{Password, PasswordInput};
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    permits: Semaphore,
+    /// Verified against when a username does not exist, so that an unknown
+    /// name costs exactly the work of a wrong password.
+    dummy_hash: OnceCell<String>,
+}
+
+/// argon2id v1.3, m = 19 MiB, t = 2, p = 1: OWASP's recommended minimum.
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+}
+
+impl PasswordHasher {
+    pub fn new(max_concurrent: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                permits: Semaphore::new(max_concurrent.max(1)),
+                dummy_hash: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// One permit per available CPU.
+    pub fn per_cpu() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// A PHC string with a fresh random salt.
+    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let password = password.expose().to_owned();
+        self.run(move || {
+            argon2()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await
+        .context("Failed to hash a password")
+    }
+
+    /// Checks `input` against `phc`, or against a dummy hash when there is no
+    /// account, so that both cases do the same work.
+    pub async fn verify(&self, input: &PasswordInput, phc: Option<String>) -> anyhow::Result<bool> {
+        let (phc, real) = match phc {
+            Some(phc) => (phc, true),
+            None => (self.dummy_hash().await?.clone(), false),
+        };
+        let input = input.expose().to_owned();
+        let matches = self
+            .run(move || {
+                Ok(argon2()
+                    .verify_password(input.as_bytes(), phc.as_str())
+                    .is_ok())
+            })
+            .await
+            .context("Failed to verify a password")?;
+        Ok(real && matches)
+    }
+
+    async fn dummy_hash(&self) -> anyhow::Result<&String> {
+        self.inner
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let random = crate::domain::SessionSecret::generate()?.encode();
+                let dummy = Password::parse(PasswordInput::new(random))?;
+                self.hash(&dummy).await
+            })
+            .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.inner.permits.acquire().await?;
+        tokio::task::spawn_blocking(work).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(s: &str) -> Password {
+        Password::parse(PasswordInput::new(s)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_is_argon2id_with_owasp_parameters_and_verifies() {
+        let hasher = PasswordHasher::new(1);
+        let phc = hasher.hash(&password("correct horse")).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            hasher
+                .verify(&PasswordInput::new("correct horse"), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(&PasswordInput::new("correct horsE"), Some(phc))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn each_hash_has_its_own_salt() {
+        let hasher = PasswordHasher::new(2);
+        let a = hasher.hash(&password("same password")).await.unwrap();
+        let b = hasher.hash(&password("same password")).await.unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies() {
+        let hasher = PasswordHasher::new(1);
+        assert!(
+            !hasher
+                .verify(&PasswordInput::new("anything at all"), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_does_not_verify() {
+        let hasher = PasswordHasher::new(1);
+        let ok = hasher
+            .verify(&PasswordInput::new("x"), Some("not a phc".into()))
+            .await
+            .unwrap();
+        assert!(!ok);
+    }
+}

@@ -1,0 +1,282 @@
+//! Loading the session before a handler runs and writing it back after.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response,
+    http::{HeaderValue, header},
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::Map;
+use uuid::Uuid;
+
+use super::{COOKIE, Outcome, Session, SessionError, State, apply};
+use crate::{
+    client,
+    cookies::{self, CookiePolicy},
+    db::sessions::{self, NewSession, StoredSession, Touch},
+    domain::{
+        SessionPolicy, SessionSecret, User,
+        session::{ClientInfo, now},
+    },
+};
+
+/// A write of the data is retried this many times when other requests of the
+/// same session keep writing in between.
+const MAX_SAVE_ATTEMPTS: usize = 8;
+
+/// Loads, starts, refreshes and ends sessions.
+pub struct SessionManager {
+    db: DatabaseConnection,
+    policy: SessionPolicy,
+    cookies: CookiePolicy,
+    cookie_name: String,
+}
+
+fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
+    move |source| SessionError::Storage { action, source }
+}
+
+impl SessionManager {
+    pub fn new(db: DatabaseConnection, policy: SessionPolicy, cookies: CookiePolicy) -> Self {
+        let cookie_name = cookies.name(COOKIE);
+        Self {
+            db,
+            policy,
+            cookies,
+            cookie_name,
+        }
+    }
+
+    /// The session cookie's name (with `__Host-` when cookies are secure).
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    async fn load(&self, req: &Request) -> Result<State, SessionError> {
+        let cookie = cookies::find(req, &self.cookie_name);
+        let presented = cookie.and_then(SessionSecret::parse);
+        let mut current = None;
+        if let Some(secret) = &presented
+            && let Some(stored) = sessions::find_by_secret_hash(&self.db, &secret.hash())
+                .await
+                .map_err(storage("load a session"))?
+        {
+            if stored.deadlines.is_live(now()) {
+                current = Some(stored);
+            } else {
+                // Expiry is final: the row goes now rather than at the next purge.
+                sessions::delete(&self.db, stored.id)
+                    .await
+                    .map_err(storage("delete an expired session"))?;
+            }
+        }
+        Ok(State {
+            view: current.as_ref().map(|s| s.data.clone()).unwrap_or_default(),
+            presented: presented.filter(|_| current.is_some()),
+            current,
+            cookie_sent: cookie.is_some(),
+            ops: Vec::new(),
+            outcome: Outcome::Continued,
+            client: client::info(req),
+        })
+    }
+
+    pub(super) async fn start(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<(SessionSecret, StoredSession), SessionError> {
+        let secret = SessionSecret::generate()?;
+        let now = now();
+        let mut stored = sessions::create(
+            &self.db,
+            NewSession {
+                secret_hash: secret.hash(),
+                user_id: Some(user.id),
+                data: Map::new(),
+                now,
+                deadlines: self.policy.start(now),
+                client,
+            },
+        )
+        .await
+        .map_err(storage("start a session"))?;
+        stored.user = Some(user.clone());
+        Ok((secret, stored))
+    }
+
+    pub(super) async fn delete(&self, id: Uuid) -> Result<(), SessionError> {
+        sessions::delete(&self.db, id)
+            .await
+            .map_err(storage("delete a session"))?;
+        Ok(())
+    }
+
+    /// Writes back what the request changed and sets or clears the cookie.
+    async fn finish(&self, state: State, resp: &mut Response) -> Result<(), SessionError> {
+        let now = now();
+        let logged_in = state.current.as_ref().is_some_and(|s| s.user.is_some());
+        match (state.outcome, state.current) {
+            (Outcome::Started(secret), Some(current)) => {
+                // Measured from the start the deadlines were computed from.
+                let max_age = current.deadlines.max_age_secs(current.last_seen_at);
+                self.save(current, &state.ops, None).await?;
+                self.set_cookie(resp, &secret, max_age);
+            }
+            (Outcome::Started(_), None) => {}
+            (Outcome::Ended, _) => self.clear_cookie(resp),
+            (Outcome::Continued, Some(current)) => {
+                let slid = self
+                    .policy
+                    .refresh_due(current.last_seen_at, now)
+                    .then(|| self.policy.slide(current.deadlines, now));
+                let touch = slid.map(|d| Touch {
+                    now,
+                    expires_at: d.expires_at,
+                    ip: state.client.ip.clone(),
+                });
+                let refreshed = slid.map(|d| d.max_age_secs(now));
+                if !state.ops.is_empty() {
+                    self.save(current, &state.ops, touch).await?;
+                } else if let Some(touch) = &touch {
+                    sessions::touch(&self.db, current.id, touch)
+                        .await
+                        .map_err(storage("refresh a session"))?;
+                }
+                if let (Some(secs), Some(secret)) = (refreshed, &state.presented) {
+                    self.set_cookie(resp, secret, secs);
+                }
+            }
+            (Outcome::Continued, None) if state.cookie_sent => self.clear_cookie(resp),
+            (Outcome::Continued, None) => {}
+        }
+        if logged_in || resp.headers().contains_key(header::SET_COOKIE) {
+            resp.headers_mut()
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("no-store"));
+        }
+        Ok(())
+    }
+
+    /// Compare-and-swap: the data is written only over the version it was
+    /// read at. When another request of the same session wrote first, the
+    /// row is read again and this request's changes are replayed on top, so
+    /// neither request's change is lost.
+    async fn save(
+        &self,
+        mut current: StoredSession,
+        ops: &[super::DataOp],
+        touch: Option<Touch>,
+    ) -> Result<(), SessionError> {
+        if ops.is_empty() && touch.is_none() {
+            return Ok(());
+        }
+        for _ in 0..MAX_SAVE_ATTEMPTS {
+            let mut data = current.data.clone();
+            apply(&mut data, ops);
+            let written =
+                sessions::save_data(&self.db, current.id, current.version, &data, touch.as_ref())
+                    .await
+                    .map_err(storage("save a session"))?;
+            if written {
+                return Ok(());
+            }
+            match sessions::find_by_id(&self.db, current.id)
+                .await
+                .map_err(storage("reload a session"))?
+            {
+                Some(fresh) => current = fresh,
+                // Ended by another request meanwhile: nothing left to write to.
+                None => return Ok(()),
+            }
+        }
+        Err(SessionError::Storage {
+            action: "save a session under contention",
+            source: DbErr::Custom("too many concurrent writers".into()),
+        })
+    }
+
+    fn set_cookie(&self, resp: &mut Response, secret: &SessionSecret, max_age_secs: i64) {
+        let age = Duration::from_secs(u64::try_from(max_age_secs).unwrap_or(0));
+        let value = self
+            .cookies
+            .set(&self.cookie_name, &secret.encode(), Some(age));
+        resp.headers_mut().append(header::SET_COOKIE, value);
+    }
+
+    fn clear_cookie(&self, resp: &mut Response) {
+        let value = self.cookies.remove(&self.cookie_name);
+        resp.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The middleware: one query to load the session (with its user) per
+/// request, and a write only when something changed or a refresh is due.
+#[derive(Clone)]
+pub struct SessionLayer(Arc<SessionManager>);
+
+impl SessionLayer {
+    pub fn new(manager: Arc<SessionManager>) -> Self {
+        Self(manager)
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for SessionLayer {
+    type Output = SessionEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        SessionEndpoint {
+            inner,
+            manager: self.0.clone(),
+        }
+    }
+}
+
+pub struct SessionEndpoint<E> {
+    inner: E,
+    manager: Arc<SessionManager>,
+}
+
+impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let state = self.manager.load(&req).await.map_err(unexpected)?;
+        let session = Session {
+            state: Arc::new(std::sync::Mutex::new(state)),
+            manager: self.manager.clone(),
+        };
+        req.extensions_mut().insert(session.clone());
+        let mut resp = self.inner.call(req).await?.into_response();
+        let state = {
+            let mut guard = session.lock();
+            std::mem::replace(&mut *guard, State::finished())
+        };
+        self.manager
+            .finish(state, &mut resp)
+            .await
+            .map_err(unexpected)?;
+        Ok(resp)
+    }
+}
+
+fn unexpected(e: SessionError) -> poem::Error {
+    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "session storage failed");
+    poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl State {
+    /// What is left in a request's session once the layer has taken it back.
+    fn finished() -> Self {
+        State {
+            current: None,
+            presented: None,
+            cookie_sent: false,
+            view: Map::new(),
+            ops: Vec::new(),
+            outcome: Outcome::Continued,
+            client: ClientInfo::default(),
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Deleting expired sessions, in small batches so that no statement holds a
+//! lock for long and page views keep flowing while a large purge runs.
+
+use std::time::Duration;
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use crate::{db::sessions, domain::session::now};
+
+const BATCH: u64 = 1000;
+/// A breather between batches, for the writers waiting behind each one.
+const PAUSE: Duration = Duration::from_millis(5);
+
+/// Deletes every session that has expired; returns how many.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let cutoff = now();
+    let mut total = 0;
+    loop {
+        let deleted = sessions::delete_expired_batch(db, cutoff, BATCH).await?;
+        total += deleted;
+        if deleted < BATCH {
+            return Ok(total);
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
+/// Purges every `every`, for as long as the server runs.
+pub async fn purge_periodically(db: DatabaseConnection, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match purge_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "failed to purge expired sessions"),
+        }
+    }
+}
