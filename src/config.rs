@@ -1,0 +1,176 @@
+//! Settings: command-line flags, each with an environment fallback.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{ArgAction, Args, Parser, Subcommand, builder::BoolishValueParser};
+
+use crate::domain::SessionPolicy;
+
+#[derive(Debug, Parser)]
+#[command(name = "tangerine", version, about = "A self-hosted posting board")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve the board over HTTP (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Delete expired sessions, print how many, then exit.
+    ClearSessions,
+}
+
+/// Every flag is global: it may stand before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TANGERINE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+
+    /// Database to use: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tangerine.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// A session ends after this much inactivity.
+    #[arg(long, env = "TANGERINE_SESSION_IDLE", default_value = "14d", value_parser = positive_duration, global = true)]
+    pub session_idle: Duration,
+
+    /// A session ends this long after it started, however active.
+    #[arg(long, env = "TANGERINE_SESSION_MAX_AGE", default_value = "30d", value_parser = positive_duration, global = true)]
+    pub session_max_age: Duration,
+
+    /// A session's row is refreshed (idle deadline slid forward) at most this often.
+    #[arg(long, env = "TANGERINE_SESSION_REFRESH", default_value = "60s", value_parser = duration, global = true)]
+    pub session_refresh: Duration,
+
+    /// Mark cookies `Secure` and use `__Host-` names (serve behind HTTPS).
+    #[arg(long, env = "TANGERINE_SECURE_COOKIES", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), global = true)]
+    pub secure_cookies: bool,
+
+    /// Give cookies no `Max-Age`, so that they end when the browser closes.
+    #[arg(long, env = "TANGERINE_EXPIRE_AT_BROWSER_CLOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), global = true)]
+    pub expire_at_browser_close: bool,
+}
+
+impl Settings {
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            idle: self.session_idle,
+            max_age: self.session_max_age,
+            refresh: self.session_refresh,
+        }
+    }
+
+    /// The database URL without its password, for log lines.
+    pub fn database_url_for_logs(&self) -> String {
+        redact_url_password(&self.database_url)
+    }
+}
+
+/// Parses `90s`, `15m`, `12h`, `14d` and the other forms humantime accepts.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (use a duration such as 90s, 15m, 12h or 14d)"))
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be longer than zero".to_owned()),
+        d => Ok(d),
+    }
+}
+
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_parse() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("15m"), Ok(Duration::from_secs(15 * 60)));
+        assert_eq!(duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(duration("14d"), Ok(Duration::from_secs(14 * 86400)));
+        assert_eq!(duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_explain_themselves() {
+        let err = duration("fortnight").unwrap_err();
+        assert!(err.contains("14d"), "{err}");
+        assert!(duration("").is_err());
+        assert!(positive_duration("0s").is_err());
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() {
+        let before =
+            Cli::try_parse_from(["tangerine", "--session-idle", "2h", "clear-sessions"]).unwrap();
+        let after =
+            Cli::try_parse_from(["tangerine", "clear-sessions", "--session-idle", "2h"]).unwrap();
+        for cli in [before, after] {
+            assert_eq!(cli.command, Some(Command::ClearSessions));
+            assert_eq!(cli.settings.session_idle, Duration::from_secs(7200));
+        }
+    }
+
+    #[test]
+    fn serve_is_the_default_and_defaults_are_documented_ones() {
+        let cli = Cli::try_parse_from(["tangerine"]).unwrap();
+        assert_eq!(cli.command, None);
+        let s = cli.settings;
+        assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.session_idle, Duration::from_secs(14 * 86400));
+        assert_eq!(s.session_max_age, Duration::from_secs(30 * 86400));
+        assert_eq!(s.session_refresh, Duration::from_secs(60));
+        assert!(!s.secure_cookies);
+        assert!(!s.expire_at_browser_close);
+    }
+
+    #[test]
+    fn switches_take_no_value() {
+        assert!(Cli::try_parse_from(["tangerine", "--secure-cookies", "true"]).is_err());
+        let cli = Cli::try_parse_from(["tangerine", "--secure-cookies"]).unwrap();
+        assert!(cli.settings.secure_cookies);
+    }
+
+    #[test]
+    fn passwords_are_cut_out_of_database_urls() {
+        assert_eq!(
+            redact_url_password("postgres://app:s3cret@db:5432/tangerine"),
+            "postgres://app:***@db:5432/tangerine"
+        );
+        assert_eq!(
+            redact_url_password("sqlite://tangerine.db"),
+            "sqlite://tangerine.db"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Cross-cutting HTTP middleware: the request log, security headers, and the
+//! request body limit.
+
+use std::time::Instant;
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+};
+
+/// One log line per request: method, path, status and milliseconds. The
+/// query string is left out, and no header or body is ever logged.
+pub struct RequestLog;
+
+impl<E: Endpoint> Middleware<E> for RequestLog {
+    type Output = RequestLogEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestLogEndpoint(inner)
+    }
+}
+
+pub struct RequestLogEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let resp = match self.0.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => err.into_response(),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            target: "tangerine::request",
+            "{method} {path} {} {ms:.2}ms",
+            resp.status().as_u16()
+        );
+        Ok(resp)
+    }
+}
+
+/// Content-Security-Policy for every page: scripts, styles and everything
+/// else from this origin only; no inline code; never framed.
+pub const STRICT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers that every response carries. A response that set its own
+/// Content-Security-Policy (the API explorer) keeps it.
+pub struct SecurityHeaders {
+    pub hsts: bool,
+}
+
+impl<E: Endpoint> Middleware<E> for SecurityHeaders {
+    type Output = SecurityHeadersEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        SecurityHeadersEndpoint {
+            inner,
+            hsts: self.hsts,
+        }
+    }
+}
+
+pub struct SecurityHeadersEndpoint<E> {
+    inner: E,
+    hsts: bool,
+}
+
+impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let mut resp = match self.inner.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => err.into_response(),
+        };
+        let headers = resp.headers_mut();
+        let mut set = |name: HeaderName, value: &'static str| {
+            headers
+                .entry(name)
+                .or_insert(HeaderValue::from_static(value));
+        };
+        set(header::CONTENT_SECURITY_POLICY, STRICT_CSP);
+        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(header::X_FRAME_OPTIONS, "DENY");
+        set(header::REFERRER_POLICY, "same-origin");
+        set(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        );
+        if self.hsts {
+            set(
+                header::STRICT_TRANSPORT_SECURITY,
+                "max-age=63072000; includeSubDomains",
+            );
+        }
+        Ok(resp)
+    }
+}
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Refuses bodies over [`MAX_BODY`] with 413, whether they announce their
+/// length or arrive chunked, before any handler reads them.
+pub struct BodyLimit;
+
+#[derive(Debug, thiserror::Error)]
+#[error("The request body is larger than 256 KiB.")]
+pub struct BodyTooLarge;
+
+impl poem::error::ResponseError for BodyTooLarge {
+    fn status(&self) -> StatusCode {
+        StatusCode::PAYLOAD_TOO_LARGE
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint(inner)
+    }
+}
+
+pub struct BodyLimitEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|len| len > MAX_BODY as u64) {
+            return Err(BodyTooLarge.into());
+        }
+        let body = req.take_body();
+        if !body.is_empty() {
+            let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => BodyTooLarge.into(),
+                other => poem::Error::from(other),
+            })?;
+            req.set_body(bytes);
+        }
+        self.0.call(req).await
+    }
+}

@@ -1,0 +1,179 @@
+//! The application: shared state, routes, middleware and the listening socket.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    EndpointExt, Route, Server, get,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    config::Settings,
+    cookies::CookiePolicy,
+    csrf::{CsrfKey, CsrfLayer},
+    db,
+    middleware::{RequestLog, SecurityHeaders},
+    passwords::PasswordHasher,
+    session::{SessionLayer, SessionManager, purge},
+    web::{self, assets, health, render::Templates},
+};
+
+/// The background task deletes expired sessions every half idle time, but
+/// never more often than every second nor less often than every 5 minutes.
+fn purge_interval(settings: &Settings) -> Duration {
+    (settings.session_idle / 2).clamp(Duration::from_secs(1), Duration::from_secs(300))
+}
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub hasher: PasswordHasher,
+    pub settings: Arc<Settings>,
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+    state: AppState,
+    sessions: Arc<SessionManager>,
+    csrf_key: CsrfKey,
+    templates: Arc<Templates>,
+}
+
+impl Application {
+    /// Connects, migrates and binds; the server starts with [`Self::run_until`].
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database_url).await.with_context(|| {
+            format!("Failed to connect to {}", settings.database_url_for_logs())
+        })?;
+        db::migrate(&db)
+            .await
+            .context("Failed to apply migrations")?;
+
+        let mut candidate = [0u8; 32];
+        getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
+        let key = db::signing_keys::get_or_create(&db, "csrf", candidate)
+            .await
+            .context("Failed to load the CSRF key")?;
+        let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
+
+        let templates = Arc::new(Templates::load().context("Failed to load templates")?);
+        let cookies = CookiePolicy {
+            secure: settings.secure_cookies,
+            expire_at_browser_close: settings.expire_at_browser_close,
+        };
+        let sessions = Arc::new(SessionManager::new(
+            db.clone(),
+            settings.session_policy(),
+            cookies,
+        ));
+
+        let acceptor = TcpListener::bind(settings.addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("Failed to listen on {}", settings.addr))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("Failed to read the listening address")?;
+
+        if !addr.ip().is_loopback() && !settings.secure_cookies {
+            tracing::warn!(
+                %addr,
+                "listening beyond this machine without --secure-cookies: cookies will travel without the Secure flag"
+            );
+        }
+        if settings.session_refresh >= settings.session_idle {
+            tracing::warn!(
+                "--session-refresh is not shorter than --session-idle: active sessions may expire between refreshes"
+            );
+        }
+
+        Ok(Self {
+            acceptor,
+            addr,
+            state: AppState {
+                db,
+                hasher: PasswordHasher::per_cpu(),
+                settings: Arc::new(settings),
+            },
+            sessions,
+            csrf_key,
+            templates,
+        })
+    }
+
+    /// The address actually bound (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let settings = self.state.settings.clone();
+        let purger = tokio::spawn(purge::purge_periodically(
+            self.state.db.clone(),
+            purge_interval(&settings),
+        ));
+        let cookies = CookiePolicy {
+            secure: settings.secure_cookies,
+            expire_at_browser_close: settings.expire_at_browser_close,
+        };
+        let pages = web::routes()
+            .with(CsrfLayer::new(self.csrf_key, cookies))
+            .with(SessionLayer::new(self.sessions));
+        let app = Route::new()
+            .at("/healthz", get(health::healthz))
+            .at("/assets/:name", get(assets::serve))
+            .at("/favicon.ico", get(assets::favicon))
+            .nest("/", pages)
+            .data(self.state)
+            .data(self.templates)
+            .with(SecurityHeaders {
+                hsts: settings.secure_cookies,
+            })
+            .with(RequestLog);
+        tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
+            .await;
+        purger.abort();
+        served.context("The server failed")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,202 @@
+//! Sign up, log in, log out.
+
+use poem::{
+    IntoResponse, Route, get, handler,
+    http::{HeaderValue, StatusCode},
+    post,
+    web::{Data, Form, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    error::{WebError, WebResult},
+    htmx::local_path,
+    render::View,
+};
+use crate::{
+    accounts::{self, LoginError, SignupError, SignupErrors, SignupInput},
+    domain::PasswordInput,
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route
+        .at("/signup", get(signup_form).post(signup))
+        .at("/login", get(login_form).post(login))
+        .at("/logout", post(logout))
+}
+
+const LOGIN_PAGE: &str = "pages/accounts/login.html";
+const LOGIN_FORM: &str = "fragments/accounts/login_form.html";
+const SIGNUP_PAGE: &str = "pages/accounts/signup.html";
+const SIGNUP_FORM: &str = "fragments/accounts/signup_form.html";
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// `next` if it is a local path; anything else is dropped.
+fn safe_next(next: Option<String>) -> Option<String> {
+    next.filter(|n| local_path(n).is_some())
+}
+
+#[derive(Serialize, Default)]
+struct LoginView {
+    username: String,
+    next: Option<String>,
+    error: Option<&'static str>,
+}
+
+#[handler]
+async fn login_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
+    let next = safe_next(query.next);
+    if view.user().is_some() {
+        return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+    }
+    view.render(
+        LOGIN_PAGE,
+        LOGIN_FORM,
+        LoginView {
+            next,
+            ..Default::default()
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: PasswordInput,
+    next: Option<String>,
+}
+
+#[handler]
+async fn login(view: View, Data(state): Data<&AppState>, Form(form): Form<LoginForm>) -> WebResult {
+    let next = safe_next(form.next);
+    match accounts::authenticate(&state.db, &state.hasher, &form.username, &form.password).await {
+        Ok(user) => {
+            view.session().login(&user).await?;
+            Ok(view.redirect(next.as_deref().unwrap_or("/")))
+        }
+        Err(LoginError::InvalidCredentials) => {
+            let again = LoginView {
+                username: form.username,
+                next,
+                error: Some(accounts::BAD_CREDENTIALS),
+            };
+            unprocessable(view.render(LOGIN_PAGE, LOGIN_FORM, again))
+        }
+        Err(LoginError::Unexpected(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize, Default)]
+struct SignupView {
+    username: String,
+    next: Option<String>,
+    errors: SignupErrorsView,
+}
+
+#[derive(Serialize, Default)]
+struct SignupErrorsView {
+    username: Option<String>,
+    password: Option<String>,
+    password_confirm: Option<String>,
+}
+
+impl From<SignupErrors> for SignupErrorsView {
+    fn from(e: SignupErrors) -> Self {
+        Self {
+            username: e.username,
+            password: e.password,
+            password_confirm: e.password_confirm,
+        }
+    }
+}
+
+#[handler]
+async fn signup_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
+    let next = safe_next(query.next);
+    if view.user().is_some() {
+        return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+    }
+    view.render(
+        SIGNUP_PAGE,
+        SIGNUP_FORM,
+        SignupView {
+            next,
+            ..Default::default()
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: PasswordInput,
+    #[serde(default)]
+    password_confirm: PasswordInput,
+    next: Option<String>,
+}
+
+#[handler]
+async fn signup(
+    view: View,
+    Data(state): Data<&AppState>,
+    Form(form): Form<SignupForm>,
+) -> WebResult {
+    let next = safe_next(form.next);
+    let input = SignupInput {
+        username: &form.username,
+        password: &form.password,
+        password_confirm: Some(&form.password_confirm),
+    };
+    let errors = match accounts::sign_up(&state.db, &state.hasher, input).await {
+        Ok(user) => {
+            view.session().login(&user).await?;
+            view.flash(format!(
+                "Your account is ready. Welcome to Tangerine, {}!",
+                user.username
+            ))?;
+            return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+        }
+        Err(SignupError::Invalid(errors)) => errors,
+        Err(SignupError::UsernameTaken) => SignupErrors {
+            username: Some(accounts::USERNAME_TAKEN.to_owned()),
+            ..Default::default()
+        },
+        Err(SignupError::Unexpected(e)) => return Err(e.into()),
+    };
+    let again = SignupView {
+        username: form.username.trim().to_owned(),
+        next,
+        errors: errors.into(),
+    };
+    unprocessable(view.render(SIGNUP_PAGE, SIGNUP_FORM, again))
+}
+
+/// Logging out ends the session row, clears the cookie and asks the browser
+/// to drop what it kept for this site.
+#[handler]
+async fn logout(view: View) -> WebResult {
+    view.session().logout().await?;
+    let mut resp = view.redirect("/login");
+    resp.headers_mut().insert(
+        "Clear-Site-Data",
+        HeaderValue::from_static("\"cookies\", \"storage\""),
+    );
+    Ok(resp)
+}
+
+/// A form with errors: 422, with or without htmx.
+fn unprocessable(rendered: Result<poem::Response, WebError>) -> WebResult {
+    rendered.map(|r| {
+        r.with_status(StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response()
+    })
+}

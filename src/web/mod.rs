@@ -1,0 +1,27 @@
+//! The HTML side of Tangerine: handlers per resource, the renderer, htmx
+//! helpers, and the middleware that only pages need.
+
+pub mod accounts;
+pub mod assets;
+pub mod csrf_guard;
+pub mod error;
+pub mod health;
+pub mod home;
+pub mod htmx;
+pub mod render;
+
+use poem::{Endpoint, EndpointExt, Route};
+
+use crate::middleware::BodyLimit;
+
+/// Every page and form. Errors become themed pages; state changes need the
+/// CSRF token; bodies are bounded.
+pub fn routes() -> impl Endpoint {
+    let route = Route::new();
+    let route = home::routes(route);
+    let route = accounts::routes(route);
+    route
+        .with(csrf_guard::CsrfGuard)
+        .with(BodyLimit)
+        .with(error::ErrorPages)
+}

@@ -1,0 +1,159 @@
+//! The renderer: one minijinja environment, and the view that handlers use
+//! to answer with a page or a fragment.
+
+use std::sync::Arc;
+
+use minijinja::{Environment, UndefinedBehavior, Value, context, value::Serde};
+use poem::{
+    FromRequest, IntoResponse, Request, RequestBody, Response,
+    http::{HeaderValue, StatusCode, header},
+    web::Html,
+};
+use serde::Serialize;
+
+use super::{
+    assets,
+    error::WebError,
+    htmx::{self, Hx},
+};
+use crate::{csrf::Csrf, domain::User, session::Session};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+/// Session data key of the messages shown once on the next page.
+const FLASH: &str = "flash";
+
+/// All templates, compiled into the binary and parsed once at start-up.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn load() -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Auto-escaping is minijinja's default for `.html`: kept on.
+        for (name, source) in embedded::TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        // Asset URLs are built from known names and hex digests: nothing to escape.
+        env.add_function("asset", |name: &str| {
+            Value::from_safe_string(assets::url(name))
+        });
+        Ok(Self { env })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+}
+
+/// Everything a handler needs to answer with HTML: the renderer, the
+/// session, the CSRF token and what htmx asked for.
+#[derive(Clone)]
+pub struct View {
+    templates: Arc<Templates>,
+    session: Session,
+    csrf: Csrf,
+    hx: Hx,
+}
+
+impl<'a> FromRequest<'a> for View {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Self::of(req)
+    }
+}
+
+impl View {
+    pub fn of(req: &Request) -> poem::Result<Self> {
+        let templates = req.data::<Arc<Templates>>().cloned().ok_or_else(|| {
+            poem::Error::from_string("templates missing", StatusCode::INTERNAL_SERVER_ERROR)
+        })?;
+        let csrf = req.extensions().get::<Csrf>().cloned().ok_or_else(|| {
+            poem::Error::from_string("CSRF layer missing", StatusCode::INTERNAL_SERVER_ERROR)
+        })?;
+        Ok(Self {
+            templates,
+            session: Session::of(req)?,
+            csrf,
+            hx: Hx::of(req),
+        })
+    }
+
+    pub fn user(&self) -> Option<User> {
+        self.session.user()
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn hx(&self) -> &Hx {
+        &self.hx
+    }
+
+    /// Answers with `fragment` alone when htmx asked for it, else with `page`
+    /// (which includes the same fragment). Either way `Vary: HX-Request`.
+    pub fn render(
+        &self,
+        page: &str,
+        fragment: &str,
+        ctx: impl Serialize,
+    ) -> Result<Response, WebError> {
+        if self.hx.wants_fragment() {
+            self.fragment(fragment, ctx)
+        } else {
+            self.page(page, ctx)
+        }
+    }
+
+    /// A whole page, showing (and so consuming) any flash messages.
+    pub fn page(&self, page: &str, ctx: impl Serialize) -> Result<Response, WebError> {
+        let flash: Vec<String> = self.session.remove(FLASH).unwrap_or_default();
+        self.html(page, ctx, flash)
+    }
+
+    pub fn fragment(&self, fragment: &str, ctx: impl Serialize) -> Result<Response, WebError> {
+        self.html(fragment, ctx, Vec::new())
+    }
+
+    fn html(
+        &self,
+        name: &str,
+        ctx: impl Serialize,
+        flash: Vec<String>,
+    ) -> Result<Response, WebError> {
+        let csrf = self.csrf.clone();
+        let ctx = context! {
+            current_user => Value::from(Serde(self.user())),
+            csrf_token => Value::from_function(move || csrf.token()),
+            flash,
+            ..Serde(ctx)
+        };
+        let body = self
+            .templates
+            .render(name, ctx)
+            .map_err(|e| anyhow::Error::new(e).context(format!("Failed to render {name}")))?;
+        let mut resp = Html(body).into_response();
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static(htmx::VARY_VALUE));
+        Ok(resp)
+    }
+
+    /// See [`htmx::redirect`].
+    pub fn redirect(&self, location: &str) -> Response {
+        htmx::redirect(&self.hx, location)
+    }
+
+    /// Queues a message for the next whole page this person sees.
+    pub fn flash(&self, message: impl Into<String>) -> Result<(), WebError> {
+        let mut messages: Vec<String> = self.session.get(FLASH).unwrap_or_default();
+        messages.push(message.into());
+        self.session
+            .insert(FLASH, &messages)
+            .map_err(|e| anyhow::Error::new(e).context("Failed to queue a message"))?;
+        Ok(())
+    }
+}
