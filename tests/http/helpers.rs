@@ -1,0 +1,443 @@
+//! Starting the real application on a random port with a fresh database,
+//! and a browser-like client to talk to it.
+
+use std::{sync::LazyLock, time::Duration};
+
+use clap::Parser;
+use reqwest::{Client, Response, StatusCode, header};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tangerine::{
+    config::{Cli, Settings},
+    startup::Application,
+};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        tangerine::telemetry::init();
+    }
+});
+
+/// A fresh database: a SQLite file, or a PostgreSQL database of its own
+/// when `TEST_DATABASE_URL` is set.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub async fn fresh() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("tangerine_test_{id}");
+                let admin = tangerine::db::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create a test database");
+                admin.close().await.ok();
+                let url = replace_database(&admin_url, &name);
+                Self {
+                    url,
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("tangerine-test-{id}.db"));
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    cleanup: Cleanup::File(path),
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.cleanup, Cleanup::Postgres { .. })
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].rfind('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // The test's runtime is ending; drop from a runtime of our own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
+                    rt.block_on(async {
+                        let admin = tangerine::db::connect(&admin_url).await.ok()?;
+                        admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await
+                            .ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    /// A connection of the test's own, to look at rows directly.
+    pub db: DatabaseConnection,
+    /// The first browser; `app.get(…)` and friends go through it.
+    pub browser: Browser,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pub database: TestDatabase,
+}
+
+/// Settings as the command line would give them, on port 0 and `database`.
+pub fn settings_for(database: &TestDatabase, args: &[&str]) -> Settings {
+    let mut argv = vec![
+        "tangerine",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &database.url,
+    ];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(argv)
+        .expect("valid test flags")
+        .settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra command-line flags, for example
+/// `&["--session-idle", "1s"]`.
+pub async fn spawn_app_with(args: &[&str]) -> TestApp {
+    let database = TestDatabase::fresh().await;
+    let settings = settings_for(&database, args);
+    spawn_on(database, settings).await
+}
+
+pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
+    LazyLock::force(&TRACING);
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = format!("http://{}", app.addr());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("the server runs");
+    });
+    let db = tangerine::db::connect(&database.url)
+        .await
+        .expect("a test connection");
+    TestApp {
+        db,
+        browser: Browser::new(address),
+        shutdown: Some(tx),
+        server: Some(server),
+        database,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl TestApp {
+    /// Another browser, with a cookie jar of its own.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(self.browser.address.clone())
+    }
+
+    /// Stores `n` sessions that expired a minute ago, as if their owners
+    /// had left long before the server's purge came round.
+    pub async fn insert_expired_sessions(&self, n: usize) {
+        use tangerine::{
+            db::sessions::{NewSession, create},
+            domain::session::{ClientInfo, Deadlines, now},
+        };
+        let past = now() - chrono::TimeDelta::minutes(1);
+        for _ in 0..n {
+            let secret = tangerine::domain::SessionSecret::generate().unwrap();
+            create(
+                &self.db,
+                NewSession {
+                    secret_hash: secret.hash(),
+                    user_id: None,
+                    data: Default::default(),
+                    now: past - chrono::TimeDelta::hours(1),
+                    deadlines: Deadlines {
+                        expires_at: past,
+                        absolute_expires_at: past,
+                    },
+                    client: &ClientInfo::default(),
+                },
+            )
+            .await
+            .expect("an expired session");
+        }
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        use sea_orm::Statement;
+        let stmt = Statement::from_string(
+            self.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        );
+        let row = self
+            .db
+            .query_one_raw(stmt)
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("a number")
+    }
+}
+
+/// A client that keeps no cookies: every header is the test's own.
+pub fn bare_client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+
+/// A browser: a cookie jar, no automatic redirects.
+pub struct Browser {
+    pub address: String,
+    pub client: Client,
+}
+
+impl Browser {
+    pub fn new(address: String) -> Self {
+        let client = Client::builder()
+            .user_agent(USER_AGENT)
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        Self { address, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("a body")
+    }
+
+    /// GET with `HX-Request: true`, as htmx sends it.
+    pub async fn hx_get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// The CSRF token of this browser, read off the homepage when logged in
+    /// (the log-out form), else off the login page.
+    pub async fn csrf_token(&self) -> String {
+        for page in ["/", "/login"] {
+            if let Some(token) = csrf_token_in(&self.get_text(page).await) {
+                return token;
+            }
+        }
+        panic!("no page offered a CSRF token")
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Posts a form with this browser's CSRF token added.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token().await;
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &token));
+        self.post_form(path, &fields).await
+    }
+
+    /// The same, as htmx would send it: the token in `X-CSRF-Token`.
+    pub async fn hx_submit(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token().await;
+        self.client
+            .post(self.url(path))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", token)
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn signup(&self, username: &str, password: &str) -> Response {
+        self.submit(
+            "/signup",
+            &[
+                ("username", username),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.submit("/login", &[("username", username), ("password", password)])
+            .await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.submit("/logout", &[]).await
+    }
+
+    /// Signs up `username` (logged in afterwards) and checks it worked.
+    pub async fn signed_up(&self, username: &str) {
+        let resp = self.signup(username, PASSWORD).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "sign-up of {username}"
+        );
+    }
+
+    /// Logs in `username` with [`PASSWORD`] and checks it worked.
+    pub async fn logged_in(&self, username: &str) {
+        let resp = self.login(username, PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login of {username}");
+    }
+}
+
+/// The value of the first `csrf_token` input in `html`.
+pub fn csrf_token_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")?;
+    let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// Every `Set-Cookie` header of a response.
+pub fn set_cookies(resp: &Response) -> Vec<String> {
+    resp.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `Set-Cookie` header for cookie `name`, if any.
+pub fn set_cookie(resp: &Response, name: &str) -> Option<String> {
+    set_cookies(resp)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value a `Set-Cookie` header sets.
+pub fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    pair.split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
+}
+
+pub fn location(resp: &Response) -> Option<String> {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub fn header_of(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real application on a random port with a
+//! fresh database (SQLite, or PostgreSQL when `TEST_DATABASE_URL` is set) and
+//! talks to it over HTTP like a browser would.
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod pages;
+mod security;
+mod sessions;
