@@ -59,8 +59,7 @@ impl CookiePolicy {
 
 fn to_header(cookie: &Cookie<'_>) -> HeaderValue {
     // Names are ours and values are base64url: always a valid header value.
-    HeaderValue::from_str(&cookie.to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The value of cookie `name` in the request, if the browser sent one.

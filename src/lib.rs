@@ -10,6 +10,7 @@ pub mod domain;
 pub mod entities;
 pub mod middleware;
 pub mod passwords;
+pub mod posts;
 pub mod session;
 pub mod startup;
 pub mod telemetry;

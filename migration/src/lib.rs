@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_users;
 mod m20261129_000002_create_sessions;
 mod m20261129_000003_create_signing_keys;
+mod m20261129_000004_create_posts;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_users::Migration),
             Box::new(m20261129_000002_create_sessions::Migration),
             Box::new(m20261129_000003_create_signing_keys::Migration),
+            Box::new(m20261129_000004_create_posts::Migration),
         ]
     }
 }

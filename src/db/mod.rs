@@ -3,6 +3,7 @@
 //! Functions here take a connection and plain values and return domain
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
+pub mod posts;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

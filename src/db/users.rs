@@ -52,6 +52,20 @@ pub async fn exists(db: &impl ConnectionTrait, username: &Username) -> Result<bo
     Ok(found.is_some())
 }
 
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    username: &Username,
+) -> Result<Option<User>, DbErr> {
+    let row = users::Entity::find()
+        .select_only()
+        .columns([users::Column::Id, users::Column::Username])
+        .filter(users::Column::Username.eq(username.as_str()))
+        .into_tuple::<(Uuid, String)>()
+        .one(db)
+        .await?;
+    Ok(row.map(|(id, username)| User { id, username }))
+}
+
 /// A user and their password hash, for checking a login.
 pub struct Credentials {
     pub user: User,

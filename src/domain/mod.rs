@@ -2,11 +2,13 @@
 //! Nothing here knows about HTTP or the database.
 
 pub mod password;
+pub mod post;
 pub mod session;
 pub mod user;
 pub mod username;
 
 pub use password::{Password, PasswordError, PasswordInput};
+pub use post::{Cursor, FeedPage, Post, PostBody, PostTitle};
 pub use session::{SessionPolicy, SessionSecret};
 pub use user::User;
 pub use username::{Username, UsernameError};

@@ -15,6 +15,14 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::sessions::Entity")]
     Sessions,
+    #[sea_orm(has_many = "super::posts::Entity")]
+    Posts,
+}
+
+impl Related<super::posts::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Posts.def()
+    }
 }
 
 impl Related<super::sessions::Entity> for Entity {

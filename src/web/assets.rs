@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/theme.css"),
     },
     Asset {
+        name: "noscript.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/noscript.css"),
+    },
+    Asset {
         name: HTMX,
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/htmx-2.0.11.min.js"),

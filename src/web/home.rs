@@ -1,18 +1,39 @@
-//! The homepage.
+//! The homepage: the welcome, the composer for a logged-in person, and the
+//! feed of everyone's posts, newest first.
 
-use poem::{Route, get, handler};
+use poem::{
+    Route, get, handler,
+    web::{Data, Query},
+};
 use serde::Serialize;
 
-use super::{error::WebResult, render::View};
+use super::{
+    error::WebResult,
+    posts::{FEED_PAGE, FeedView, PageQuery},
+    render::View,
+};
+use crate::{
+    posts::{self, PAGE_SIZE},
+    startup::AppState,
+};
 
 pub fn routes(route: Route) -> Route {
     route.at("/", get(index))
 }
 
 #[derive(Serialize)]
-struct Home {}
+struct Home {
+    feed: FeedView,
+}
 
+/// The whole page, or (under htmx) the next page of the feed alone.
 #[handler]
-async fn index(view: View) -> WebResult {
-    view.render("pages/home.html", "fragments/home/welcome.html", Home {})
+async fn index(
+    view: View,
+    Data(state): Data<&AppState>,
+    Query(query): Query<PageQuery>,
+) -> WebResult {
+    let page = posts::feed(&state.db, query.cursor()?, PAGE_SIZE).await?;
+    let feed = FeedView::new(page, view.user().as_ref(), "/");
+    view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

@@ -3,11 +3,13 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod auth;
 pub mod csrf_guard;
 pub mod error;
 pub mod health;
 pub mod home;
 pub mod htmx;
+pub mod posts;
 pub mod render;
 
 use poem::{Endpoint, EndpointExt, Route};
@@ -20,6 +22,7 @@ pub fn routes() -> impl Endpoint {
     let route = Route::new();
     let route = home::routes(route);
     let route = accounts::routes(route);
+    let route = posts::routes(route);
     route
         .with(csrf_guard::CsrfGuard)
         .with(BodyLimit)

@@ -362,6 +362,17 @@ impl Browser {
         self.submit("/logout", &[]).await
     }
 
+    /// Publishes a post without htmx and returns its id.
+    pub async fn publish(&self, title: &str, body: &str) -> String {
+        let resp = self
+            .submit("/posts", &[("title", title), ("body", body)])
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "publishing {title:?}");
+        location(&resp)
+            .and_then(|l| l.strip_prefix("/posts/").map(str::to_owned))
+            .expect("a redirect to the new post")
+    }
+
     /// Signs up `username` (logged in afterwards) and checks it worked.
     pub async fn signed_up(&self, username: &str) {
         let resp = self.signup(username, PASSWORD).await;

@@ -7,5 +7,6 @@ mod helpers;
 mod accounts;
 mod cli;
 mod pages;
+mod posts;
 mod security;
 mod sessions;

@@ -23,7 +23,7 @@ async fn the_homepage_welcomes_a_person_with_the_create_post_button_and_log_out(
     let html = app.get_text("/").await;
     assert!(html.contains("Welcome, alice"), "{html}");
     assert!(
-        html.contains(r#"<a class="create-post-btn" href="/posts/new"><span class="create-post-btn__icon" aria-hidden="true">+</span>Create Post</a>"#),
+        html.contains(r##"<a class="create-post-btn" href="/posts/new" hx-get="/posts/new" hx-target="#composer" hx-swap="innerHTML"><span class="create-post-btn__icon" aria-hidden="true">+</span>Create Post</a>"##),
         "{html}"
     );
     assert!(
@@ -49,7 +49,8 @@ async fn htmx_requests_get_the_fragment_and_others_the_page_both_varying_on_hx_r
     for (path, id) in [
         ("/login", "login-form"),
         ("/signup", "signup-form"),
-        ("/", "welcome"),
+        // The homepage's fragment is its feed (the next page of it).
+        ("/", "feed-empty"),
     ] {
         let page = app.get(path).await;
         assert_eq!(

@@ -1,0 +1,155 @@
+//! Queries and changes on `posts`. Every read joins the author's name in
+//! the same query: a feed page is one query, never one per post.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Cursor, Post},
+    entities::{posts, users},
+};
+
+#[derive(FromQueryResult)]
+struct PostRow {
+    id: Uuid,
+    author_id: Uuid,
+    author: String,
+    title: String,
+    body: String,
+    body_html: String,
+    created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<PostRow> for Post {
+    fn from(r: PostRow) -> Self {
+        Post {
+            id: r.id,
+            author_id: r.author_id,
+            author: r.author,
+            title: r.title,
+            body: r.body,
+            body_html: r.body_html,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn select_posts() -> sea_orm::Select<posts::Entity> {
+    posts::Entity::find()
+        .select_only()
+        .columns([
+            posts::Column::Id,
+            posts::Column::AuthorId,
+            posts::Column::Title,
+            posts::Column::Body,
+            posts::Column::BodyHtml,
+            posts::Column::CreatedAt,
+            posts::Column::UpdatedAt,
+        ])
+        .column_as(users::Column::Username, "author")
+        .join(JoinType::InnerJoin, posts::Relation::Author.def())
+}
+
+pub struct NewPost<'a> {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(db: &impl ConnectionTrait, new: NewPost<'_>) -> Result<(), DbErr> {
+    let row = posts::ActiveModel {
+        id: Set(new.id),
+        author_id: Set(new.author_id),
+        title: Set(new.title.to_owned()),
+        body: Set(new.body.to_owned()),
+        body_html: Set(new.body_html.to_owned()),
+        created_at: Set(new.created_at),
+        updated_at: Set(None),
+    };
+    posts::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Post>, DbErr> {
+    let row = select_posts()
+        .filter(posts::Column::Id.eq(id))
+        .into_model::<PostRow>()
+        .one(db)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Up to `limit` posts older than `before` (all, without it), newest first;
+/// only `author`'s when given.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<Vec<Post>, DbErr> {
+    let mut query = select_posts();
+    if let Some(author) = author {
+        query = query.filter(posts::Column::AuthorId.eq(author));
+    }
+    if let Some(c) = before {
+        // (created_at, id) < (cursor's created_at, cursor's id): a row-value
+        // comparison that walks the feed index from where the page ended.
+        query = query.filter(
+            Expr::tuple([
+                Expr::col((posts::Entity, posts::Column::CreatedAt)),
+                Expr::col((posts::Entity, posts::Column::Id)),
+            ])
+            .lt(Expr::tuple([Expr::val(c.created_at), Expr::val(c.id)])),
+        );
+    }
+    let rows = query
+        .order_by(posts::Column::CreatedAt, Order::Desc)
+        .order_by(posts::Column::Id, Order::Desc)
+        .limit(limit)
+        .into_model::<PostRow>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub struct PostUpdate<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Returns whether the post still existed.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    change: PostUpdate<'_>,
+) -> Result<bool, DbErr> {
+    let result = posts::Entity::update_many()
+        .col_expr(posts::Column::Title, Expr::value(change.title))
+        .col_expr(posts::Column::Body, Expr::value(change.body))
+        .col_expr(posts::Column::BodyHtml, Expr::value(change.body_html))
+        .col_expr(posts::Column::UpdatedAt, Expr::value(change.updated_at))
+        .filter(posts::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
+    let result = posts::Entity::delete_by_id(id).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}

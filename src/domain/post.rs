@@ -1,0 +1,279 @@
+//! Posts: what a valid title and body are, how the body's Markdown becomes
+//! safe HTML, and the cursor that pages the feed.
+
+use std::{collections::HashSet, fmt, sync::LazyLock};
+
+use chrono::{DateTime, Utc};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use uuid::Uuid;
+
+pub const TITLE_MAX: usize = 120;
+pub const BODY_MAX: usize = 10_000;
+
+/// A post's title: trimmed, 1–120 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostTitle(String);
+
+/// A post's body, as Markdown: trimmed, 1–10,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostBody(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PostTitleError {
+    #[error("Give the post a title.")]
+    Empty,
+    #[error("A title has at most {TITLE_MAX} characters.")]
+    TooLong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PostBodyError {
+    #[error("Write something in the post.")]
+    Empty,
+    #[error("A post has at most {BODY_MAX} characters.")]
+    TooLong,
+}
+
+impl PostTitle {
+    pub fn parse(raw: &str) -> Result<Self, PostTitleError> {
+        let title = raw.trim();
+        match title.chars().count() {
+            0 => Err(PostTitleError::Empty),
+            n if n > TITLE_MAX => Err(PostTitleError::TooLong),
+            _ => Ok(Self(title.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PostBody {
+    pub fn parse(raw: &str) -> Result<Self, PostBodyError> {
+        let body = raw.trim();
+        match body.chars().count() {
+            0 => Err(PostBodyError::Empty),
+            n if n > BODY_MAX => Err(PostBodyError::TooLong),
+            _ => Ok(Self(body.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The body as HTML that is safe to put in a page.
+    pub fn to_html(&self) -> String {
+        render_markdown(&self.0)
+    }
+}
+
+/// The sanitizer behind every rendered body: only ordinary formatting tags,
+/// links only to http, https and mailto, and every link marked
+/// `rel="nofollow noopener noreferrer"`.
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .link_rel(Some("nofollow noopener noreferrer"))
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .rm_tags(["img"]);
+    builder
+});
+
+/// CommonMark to sanitized HTML. Raw HTML in the source is shown as the text
+/// it is, never passed through; images become links to the image (pages load
+/// nothing from other hosts); then the result is sanitized once more, so that
+/// nothing the parser lets through can carry script.
+pub fn render_markdown(source: &str) -> String {
+    let events = Parser::new(source).map(|event| match event {
+        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }),
+        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+        other => other,
+    });
+    let mut html = String::with_capacity(source.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events);
+    SANITIZER.clean(&html).to_string()
+}
+
+/// A post as readers see it, with its author's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author: String,
+    pub title: String,
+    /// The Markdown source.
+    pub body: String,
+    /// The sanitized HTML made from `body` when it was written.
+    pub body_html: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Post {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// One page of a feed, newest first, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    pub posts: Vec<Post>,
+    pub next: Option<Cursor>,
+}
+
+/// Where a page of posts ends: the `created_at` and id of its last post. The
+/// next page holds the posts strictly older, in the same order
+/// (`created_at DESC, id DESC`), so that posts arriving meanwhile shift
+/// nothing and no post is missed or repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Reads `<microseconds since 1970>_<uuid in hex>`; anything else is `None`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (micros, id) = raw.split_once('_')?;
+        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let id = Uuid::try_parse(id).ok()?;
+        Some(Self { created_at, id })
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}_{}",
+            self.created_at.timestamp_micros(),
+            self.id.simple()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_1_to_120_characters() {
+        assert_eq!(PostTitle::parse("  Hello  ").unwrap().as_str(), "Hello");
+        assert_eq!(PostTitle::parse("   "), Err(PostTitleError::Empty));
+        assert!(PostTitle::parse(&"é".repeat(120)).is_ok());
+        assert_eq!(
+            PostTitle::parse(&"é".repeat(121)),
+            Err(PostTitleError::TooLong)
+        );
+    }
+
+    #[test]
+    fn bodies_are_trimmed_and_1_to_10000_characters() {
+        assert_eq!(PostBody::parse("\n body \n").unwrap().as_str(), "body");
+        assert_eq!(PostBody::parse(""), Err(PostBodyError::Empty));
+        assert!(PostBody::parse(&"x".repeat(10_000)).is_ok());
+        assert_eq!(
+            PostBody::parse(&"x".repeat(10_001)),
+            Err(PostBodyError::TooLong)
+        );
+    }
+
+    #[test]
+    fn markdown_becomes_html() {
+        let html = render_markdown("# Hi\n\nSome *emphasis* and `code`.\n\n- one\n- two");
+        assert!(html.contains("<h1>Hi</h1>"), "{html}");
+        assert!(html.contains("<em>emphasis</em>"), "{html}");
+        assert!(html.contains("<code>code</code>"), "{html}");
+        assert!(html.contains("<li>one</li>"), "{html}");
+    }
+
+    #[test]
+    fn raw_html_is_shown_as_text_not_passed_through() {
+        let html = render_markdown("<script>alert(1)</script>\n\nhi <b onclick=\"x()\">there</b>");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("onclick=\"x"), "{html}");
+    }
+
+    #[test]
+    fn javascript_links_lose_their_target() {
+        for src in [
+            "[click](javascript:alert(1))",
+            "[click](JaVaScRiPt:alert(1))",
+            "<javascript:alert(1)>",
+            "[x](data:text/html;base64,PHNjcmlwdD4=)",
+            "[x](vbscript:msgbox)",
+        ] {
+            let html = render_markdown(src);
+            let lower = html.to_lowercase();
+            assert!(
+                !lower.contains("javascript:") || !lower.contains("href"),
+                "{src}: {html}"
+            );
+            assert!(!lower.contains("href=\"javascript"), "{src}: {html}");
+            assert!(!lower.contains("href=\"data:"), "{src}: {html}");
+            assert!(!lower.contains("href=\"vbscript"), "{src}: {html}");
+        }
+    }
+
+    #[test]
+    fn links_get_nofollow_noopener_noreferrer() {
+        let html = render_markdown("[Tangerine](https://example.org/)");
+        assert!(
+            html.contains(
+                r#"<a href="https://example.org/" rel="nofollow noopener noreferrer">Tangerine</a>"#
+            ),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn images_become_links_so_pages_load_nothing_from_elsewhere() {
+        let html = render_markdown("![a cat](https://example.org/cat.png)");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains(r#"href="https://example.org/cat.png""#),
+            "{html}"
+        );
+        assert!(html.contains("a cat"), "{html}");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_764_446_400_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        let s = c.to_string();
+        assert_eq!(Cursor::parse(&s), Some(c));
+        for bad in [
+            "",
+            "abc",
+            "123",
+            "123_",
+            "_abc",
+            "x_0193",
+            "99999999999999999999999_00000000000000000000000000000000",
+        ] {
+            assert_eq!(Cursor::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Writing, reading, editing and deleting posts: the rules, over the database.
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{
+    db::{self, posts::NewPost},
+    domain::{
+        Cursor, FeedPage, Post, PostBody, PostTitle, User, Username, post::PostBodyError,
+        post::PostTitleError, session::now,
+    },
+};
+
+/// The feed's page size on the web.
+pub const PAGE_SIZE: u64 = 20;
+
+/// What a new post, or an edit, carries. An edit may leave either out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostInput<'a> {
+    pub title: Option<&'a str>,
+    pub body: Option<&'a str>,
+}
+
+/// Why a post was refused, field by field.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PostErrors {
+    pub title: Option<String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    #[error("the post has errors")]
+    Invalid(PostErrors),
+    #[error("there is no such post")]
+    NotFound,
+    #[error("only the author may change a post")]
+    Forbidden,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Parses a post id from a path; anything malformed is simply "no such post".
+pub fn parse_id(raw: &str) -> Result<Uuid, PostError> {
+    Uuid::try_parse(raw).map_err(|_| PostError::NotFound)
+}
+
+struct Valid {
+    title: PostTitle,
+    body: PostBody,
+}
+
+fn validate(title: &str, body: &str) -> Result<Valid, PostError> {
+    let title = PostTitle::parse(title).map_err(|e: PostTitleError| e.to_string());
+    let body = PostBody::parse(body).map_err(|e: PostBodyError| e.to_string());
+    match (title, body) {
+        (Ok(title), Ok(body)) => Ok(Valid { title, body }),
+        (title, body) => Err(PostError::Invalid(PostErrors {
+            title: title.err(),
+            body: body.err(),
+        })),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(author = %author.username))]
+pub async fn create(
+    db: &DatabaseConnection,
+    author: &User,
+    input: PostInput<'_>,
+) -> Result<Post, PostError> {
+    let valid = validate(
+        input.title.unwrap_or_default(),
+        input.body.unwrap_or_default(),
+    )?;
+    let body_html = valid.body.to_html();
+    let post = Post {
+        id: Uuid::now_v7(),
+        author_id: author.id,
+        author: author.username.clone(),
+        title: valid.title.as_str().to_owned(),
+        body: valid.body.as_str().to_owned(),
+        body_html,
+        created_at: now(),
+        updated_at: None,
+    };
+    db::posts::insert(
+        db,
+        NewPost {
+            id: post.id,
+            author_id: post.author_id,
+            title: &post.title,
+            body: &post.body,
+            body_html: &post.body_html,
+            created_at: post.created_at,
+        },
+    )
+    .await
+    .context("Failed to insert a post")?;
+    Ok(post)
+}
+
+pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Post, PostError> {
+    db::posts::find(db, id)
+        .await
+        .context("Failed to load a post")?
+        .ok_or(PostError::NotFound)
+}
+
+/// The post, if `user` wrote it: what an edit form starts from.
+pub async fn get_own(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Post, PostError> {
+    let post = get(db, id).await?;
+    if post.author_id != user.id {
+        return Err(PostError::Forbidden);
+    }
+    Ok(post)
+}
+
+/// Changes the title and/or body of `user`'s post.
+#[tracing::instrument(skip_all, fields(post = %id))]
+pub async fn update(
+    db: &DatabaseConnection,
+    user: &User,
+    id: Uuid,
+    input: PostInput<'_>,
+) -> Result<Post, PostError> {
+    let post = get_own(db, user, id).await?;
+    let valid = validate(
+        input.title.unwrap_or(&post.title),
+        input.body.unwrap_or(&post.body),
+    )?;
+    let body_html = valid.body.to_html();
+    let updated_at = now();
+    let found = db::posts::update(
+        db,
+        id,
+        db::posts::PostUpdate {
+            title: valid.title.as_str(),
+            body: valid.body.as_str(),
+            body_html: &body_html,
+            updated_at,
+        },
+    )
+    .await
+    .context("Failed to update a post")?;
+    if !found {
+        return Err(PostError::NotFound);
+    }
+    Ok(Post {
+        title: valid.title.as_str().to_owned(),
+        body: valid.body.as_str().to_owned(),
+        body_html,
+        updated_at: Some(updated_at),
+        ..post
+    })
+}
+
+#[tracing::instrument(skip_all, fields(post = %id))]
+pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<(), PostError> {
+    get_own(db, user, id).await?;
+    let found = db::posts::delete(db, id)
+        .await
+        .context("Failed to delete a post")?;
+    if found {
+        Ok(())
+    } else {
+        Err(PostError::NotFound)
+    }
+}
+
+/// A page of everyone's posts, newest first.
+pub async fn feed(
+    db: &DatabaseConnection,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<FeedPage, PostError> {
+    page(db, None, before, limit).await
+}
+
+/// A page of one person's posts, with the person.
+pub async fn by_author(
+    db: &DatabaseConnection,
+    username: &str,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<(User, FeedPage), PostError> {
+    let username = Username::parse(username).map_err(|_| PostError::NotFound)?;
+    let author = db::users::find_by_username(db, &username)
+        .await
+        .context("Failed to look up a user")?
+        .ok_or(PostError::NotFound)?;
+    let page = page(db, Some(author.id), before, limit).await?;
+    Ok((author, page))
+}
+
+async fn page(
+    db: &DatabaseConnection,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<FeedPage, PostError> {
+    // One more than asked tells whether another page follows.
+    let mut posts = db::posts::page(db, author, before, limit + 1)
+        .await
+        .context("Failed to load a page of posts")?;
+    let next = if posts.len() as u64 > limit {
+        posts.truncate(limit as usize);
+        posts.last().map(Post::cursor)
+    } else {
+        None
+    };
+    Ok(FeedPage { posts, next })
+}

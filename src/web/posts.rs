@@ -1,0 +1,391 @@
+//! Posts on the web: the composer, a post's page, editing in place, deleting,
+//! and a person's posts.
+
+use chrono::{DateTime, Utc};
+use poem::{
+    IntoResponse, Response, Route, get, handler,
+    http::{HeaderValue, StatusCode},
+    post,
+    web::{Data, Form, Path, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    auth::CurrentUser,
+    error::{WebError, WebResult},
+    htmx,
+    render::View,
+};
+use crate::{
+    domain::{Cursor, FeedPage, Post, User},
+    posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route
+        .at("/posts", post(create))
+        .at("/posts/new", get(new_form))
+        .at("/posts/:id", get(show).delete(delete_inline))
+        .at("/posts/:id/edit", get(edit_form).post(update))
+        .at("/posts/:id/delete", post(delete_post))
+        .at("/u/:username", get(by_author))
+}
+
+const NEW_PAGE: &str = "pages/posts/new.html";
+const FORM: &str = "fragments/posts/form.html";
+const SHOW_PAGE: &str = "pages/posts/show.html";
+const POST: &str = "fragments/posts/post.html";
+const EDIT_PAGE: &str = "pages/posts/edit.html";
+const EDIT_FORM: &str = "fragments/posts/edit_form.html";
+const CREATED: &str = "fragments/posts/created.html";
+const AUTHOR_PAGE: &str = "pages/posts/author.html";
+pub const FEED_PAGE: &str = "fragments/posts/feed_page.html";
+
+impl From<PostError> for WebError {
+    fn from(e: PostError) -> Self {
+        match e {
+            PostError::NotFound => WebError::NotFound("There is no such post."),
+            PostError::Forbidden => WebError::Forbidden("Only its author can change this post."),
+            PostError::Invalid(_) => WebError::BadRequest("The post has errors.".into()),
+            PostError::Unexpected(e) => WebError::Unexpected(e),
+        }
+    }
+}
+
+/// A time as templates show it: machine-readable and readable.
+#[derive(Serialize)]
+pub struct TimeView {
+    iso: String,
+    text: String,
+}
+
+impl From<DateTime<Utc>> for TimeView {
+    fn from(t: DateTime<Utc>) -> Self {
+        Self {
+            iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: t.format("%-d %b %Y, %H:%M UTC").to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PostView {
+    id: String,
+    author: String,
+    title: String,
+    body_html: String,
+    created: TimeView,
+    edited: Option<TimeView>,
+    /// Whether the viewer wrote it (and so may edit and delete it).
+    mine: bool,
+}
+
+impl PostView {
+    pub fn new(post: Post, viewer: Option<&User>) -> Self {
+        Self {
+            id: post.id.to_string(),
+            mine: viewer.is_some_and(|u| u.id == post.author_id),
+            author: post.author,
+            title: post.title,
+            body_html: post.body_html,
+            created: post.created_at.into(),
+            edited: post.updated_at.map(Into::into),
+        }
+    }
+}
+
+/// A page of a feed, and the address of the next one.
+#[derive(Serialize)]
+pub struct FeedView {
+    posts: Vec<PostView>,
+    next_url: Option<String>,
+}
+
+impl FeedView {
+    /// `base` is the feed's own address (`/` or `/u/alice`).
+    pub fn new(page: FeedPage, viewer: Option<&User>, base: &str) -> Self {
+        Self {
+            posts: page
+                .posts
+                .into_iter()
+                .map(|p| PostView::new(p, viewer))
+                .collect(),
+            next_url: page.next.map(|c| format!("{base}?before={c}")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    before: Option<String>,
+}
+
+impl PageQuery {
+    /// The cursor of an "older posts" link; a malformed one is a 400.
+    pub fn cursor(&self) -> Result<Option<Cursor>, WebError> {
+        match self.before.as_deref() {
+            None | Some("") => Ok(None),
+            Some(raw) => Cursor::parse(raw)
+                .map(Some)
+                .ok_or_else(|| WebError::BadRequest("That page link is broken.".into())),
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+struct FormView {
+    title: String,
+    body: String,
+    errors: ErrorsView,
+    /// The homepage composer (htmx) rather than the page of its own.
+    inline: bool,
+    /// Swapped out of band, beside another answer.
+    oob: bool,
+}
+
+#[derive(Serialize, Default)]
+struct ErrorsView {
+    title: Option<String>,
+    body: Option<String>,
+}
+
+impl From<PostErrors> for ErrorsView {
+    fn from(e: PostErrors) -> Self {
+        Self {
+            title: e.title,
+            body: e.body,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PostForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+}
+
+impl PostForm {
+    fn input(&self) -> PostInput<'_> {
+        PostInput {
+            title: Some(&self.title),
+            body: Some(&self.body),
+        }
+    }
+}
+
+#[handler]
+async fn new_form(view: View, CurrentUser(_): CurrentUser) -> WebResult {
+    let inline = view.hx().wants_fragment();
+    view.render(
+        NEW_PAGE,
+        FORM,
+        FormView {
+            inline,
+            ..Default::default()
+        },
+    )
+}
+
+#[handler]
+async fn create(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Form(form): Form<PostForm>,
+) -> WebResult {
+    let inline = view.hx().wants_fragment();
+    match posts::create(&state.db, &user, form.input()).await {
+        Ok(post) if inline => {
+            // The new post goes on top of the feed; the composer empties.
+            let created = CreatedView {
+                post: PostView::new(post, Some(&user)),
+                form: FormView {
+                    inline: true,
+                    ..Default::default()
+                },
+            };
+            view.fragment(CREATED, created)
+        }
+        // The post's page is confirmation enough; no message is queued, so
+        // publishing writes nothing to the session.
+        Ok(post) => Ok(view.redirect(&format!("/posts/{}", post.id))),
+        Err(PostError::Invalid(errors)) => {
+            let again = FormView {
+                title: form.title,
+                body: form.body,
+                errors: errors.into(),
+                inline,
+                oob: false,
+            };
+            let mut resp = view.render(NEW_PAGE, FORM, again)?;
+            if inline {
+                // The answer replaces the composer, not the feed it targeted.
+                resp.headers_mut()
+                    .insert("HX-Retarget", HeaderValue::from_static("#post-form"));
+                resp.headers_mut()
+                    .insert("HX-Reswap", HeaderValue::from_static("outerHTML"));
+            }
+            Ok(resp
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct CreatedView {
+    post: PostView,
+    form: FormView,
+}
+
+#[derive(Serialize)]
+struct ShowView {
+    post: PostView,
+}
+
+#[handler]
+async fn show(view: View, Data(state): Data<&AppState>, Path(id): Path<String>) -> WebResult {
+    let post = posts::get(&state.db, posts::parse_id(&id)?).await?;
+    let post = PostView::new(post, view.user().as_ref());
+    view.render(SHOW_PAGE, POST, ShowView { post })
+}
+
+#[derive(Serialize)]
+struct EditView {
+    id: String,
+    title: String,
+    body: String,
+    errors: ErrorsView,
+}
+
+#[handler]
+async fn edit_form(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+) -> WebResult {
+    let post = posts::get_own(&state.db, &user, posts::parse_id(&id)?).await?;
+    let edit = EditView {
+        id: post.id.to_string(),
+        title: post.title,
+        body: post.body,
+        errors: ErrorsView::default(),
+    };
+    view.render(EDIT_PAGE, EDIT_FORM, edit)
+}
+
+#[handler]
+async fn update(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<PostForm>,
+) -> WebResult {
+    let id = posts::parse_id(&id)?;
+    match posts::update(&state.db, &user, id, form.input()).await {
+        Ok(post) if view.hx().wants_fragment() => {
+            let post = PostView::new(post, Some(&user));
+            view.fragment(POST, ShowView { post })
+        }
+        Ok(post) => {
+            view.flash("Your post is updated.")?;
+            Ok(view.redirect(&format!("/posts/{}", post.id)))
+        }
+        Err(PostError::Invalid(errors)) => {
+            let again = EditView {
+                id: id.to_string(),
+                title: form.title,
+                body: form.body,
+                errors: errors.into(),
+            };
+            let resp = view.render(EDIT_PAGE, EDIT_FORM, again)?;
+            Ok(resp
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deleting without JavaScript: a form post, then back to the feed.
+#[handler]
+async fn delete_post(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+) -> WebResult {
+    posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    if view.hx().request {
+        return Ok(deleted_in_place(&view, &id));
+    }
+    view.flash("Your post is deleted.")?;
+    Ok(view.redirect("/"))
+}
+
+/// Deleting with htmx (`hx-delete`): the element is removed where it stands.
+#[handler]
+async fn delete_inline(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+) -> WebResult {
+    posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    Ok(deleted_in_place(&view, &id))
+}
+
+/// An empty answer, so that the swapped element disappears; on the post's own
+/// page, which would be left empty, the browser goes to the feed instead.
+fn deleted_in_place(view: &View, id: &str) -> Response {
+    let on_its_page = view
+        .hx()
+        .current_url
+        .as_deref()
+        .and_then(htmx::path_of_url)
+        .is_some_and(|path| path == format!("/posts/{id}"));
+    if on_its_page {
+        return view.redirect("/");
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("Vary", htmx::VARY_VALUE)
+        .body("")
+}
+
+#[derive(Serialize)]
+struct AuthorView {
+    author: String,
+    feed: FeedView,
+}
+
+#[handler]
+async fn by_author(
+    view: View,
+    Data(state): Data<&AppState>,
+    Path(username): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> WebResult {
+    let (author, page) = posts::by_author(&state.db, &username, query.cursor()?, PAGE_SIZE)
+        .await
+        .map_err(|e| match e {
+            PostError::NotFound => WebError::NotFound("There is nobody by that name."),
+            other => other.into(),
+        })?;
+    let base = format!("/u/{}", author.username);
+    let feed = FeedView::new(page, view.user().as_ref(), &base);
+    view.render(
+        AUTHOR_PAGE,
+        FEED_PAGE,
+        AuthorView {
+            author: author.username,
+            feed,
+        },
+    )
+}
