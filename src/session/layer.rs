@@ -22,8 +22,10 @@ use crate::{
 };
 
 /// A write of the data is retried this many times when other requests of the
-/// same session keep writing in between.
-const MAX_SAVE_ATTEMPTS: usize = 8;
+/// same session keep writing in between. Every failed attempt means another
+/// request's write succeeded, so even a burst of hundreds of requests on one
+/// session drains well within this.
+const MAX_SAVE_ATTEMPTS: u32 = 64;
 
 /// Loads, starts, refreshes and ends sessions.
 pub struct SessionManager {
@@ -172,7 +174,10 @@ impl SessionManager {
         if ops.is_empty() && touch.is_none() {
             return Ok(());
         }
-        for _ in 0..MAX_SAVE_ATTEMPTS {
+        for attempt in 0..MAX_SAVE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let mut data = current.data.clone();
             apply(&mut data, ops);
             let written =
@@ -259,6 +264,14 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             .map_err(unexpected)?;
         Ok(resp)
     }
+}
+
+/// A short random pause before retrying, growing with the attempts, so that
+/// writers that collided do not collide again in lockstep.
+async fn backoff(attempt: u32) {
+    let ceiling_us = 500 * u64::from(attempt.min(20));
+    let jitter = getrandom::u64().unwrap_or(0) % ceiling_us.max(1);
+    tokio::time::sleep(Duration::from_micros(jitter)).await;
 }
 
 fn unexpected(e: SessionError) -> poem::Error {

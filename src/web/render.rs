@@ -24,6 +24,9 @@ mod embedded {
 
 /// Session data key of the messages shown once on the next page.
 const FLASH: &str = "flash";
+/// Only the latest few are kept: a burst of actions shows a few messages,
+/// not a wall of them.
+const FLASH_KEEP: usize = 3;
 
 /// All templates, compiled into the binary and parsed once at start-up.
 pub struct Templates {
@@ -151,6 +154,9 @@ impl View {
     pub fn flash(&self, message: impl Into<String>) -> Result<(), WebError> {
         let mut messages: Vec<String> = self.session.get(FLASH).unwrap_or_default();
         messages.push(message.into());
+        if messages.len() > FLASH_KEEP {
+            messages.drain(..messages.len() - FLASH_KEEP);
+        }
         self.session
             .insert(FLASH, &messages)
             .map_err(|e| anyhow::Error::new(e).context("Failed to queue a message"))?;
