@@ -1,6 +1,7 @@
 //! Tangerine: a self-hosted posting board with server-side sessions.
 
 pub mod accounts;
+pub mod api;
 pub mod client;
 pub mod config;
 pub mod cookies;

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
     http::{HeaderName, HeaderValue, StatusCode, header},
@@ -134,22 +135,31 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let announced = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|len| len > MAX_BODY as u64) {
-            return Err(BodyTooLarge.into());
-        }
-        let body = req.take_body();
-        if !body.is_empty() {
-            let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => BodyTooLarge.into(),
-                other => poem::Error::from(other),
-            })?;
-            req.set_body(bytes);
-        }
+        read_bounded_body(&mut req).await?;
         self.0.call(req).await
     }
+}
+
+/// Reads the whole body into memory (at most [`MAX_BODY`]) and puts it back,
+/// returning a cheap copy of it. Bodies that announce a larger length are
+/// refused before a byte is read; chunked ones as soon as they pass the limit.
+pub async fn read_bounded_body(req: &mut Request) -> Result<Bytes> {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(BodyTooLarge.into());
+    }
+    let body = req.take_body();
+    if body.is_empty() {
+        return Ok(Bytes::new());
+    }
+    let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => BodyTooLarge.into(),
+        other => poem::Error::from(other),
+    })?;
+    req.set_body(bytes.clone());
+    Ok(bytes)
 }

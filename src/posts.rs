@@ -125,6 +125,9 @@ pub async fn update(
     input: PostInput<'_>,
 ) -> Result<Post, PostError> {
     let post = get_own(db, user, id).await?;
+    if input.title.is_none() && input.body.is_none() {
+        return Ok(post);
+    }
     let valid = validate(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),

@@ -10,6 +10,7 @@ use poem::{
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    api,
     config::Settings,
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
@@ -129,14 +130,19 @@ impl Application {
             secure: settings.secure_cookies,
             expire_at_browser_close: settings.expire_at_browser_close,
         };
-        let pages = web::routes()
+        let docs =
+            api::Docs::new(self.sessions.cookie_name()).context("Failed to build the API spec")?;
+        // Pages and API share the session and the CSRF cookie.
+        let dynamic = Route::new()
+            .nest("/api", api::routes(docs))
+            .nest("/", web::routes())
             .with(CsrfLayer::new(self.csrf_key, cookies))
             .with(SessionLayer::new(self.sessions));
         let app = Route::new()
             .at("/healthz", get(health::healthz))
             .at("/assets/:name", get(assets::serve))
             .at("/favicon.ico", get(assets::favicon))
-            .nest("/", pages)
+            .nest("/", dynamic)
             .data(self.state)
             .data(self.templates)
             .with(SecurityHeaders {

@@ -373,6 +373,64 @@ impl Browser {
             .expect("a redirect to the new post")
     }
 
+    /// POSTs JSON to the API.
+    pub async fn api_post(&self, path: &str, body: serde_json::Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// The CSRF token, as the API gives it.
+    pub async fn api_csrf(&self) -> String {
+        let resp = self.get("/api/session/csrf").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: serde_json::Value = resp.json().await.expect("JSON");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// A state-changing API call with this client's cookie and CSRF token.
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let token = self.api_csrf().await;
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("X-CSRF-Token", token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs up and logs in through the API.
+    pub async fn api_user(&self, username: &str) {
+        let resp = self
+            .api_post(
+                "/api/users",
+                serde_json::json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "API sign-up of {username}"
+        );
+        let resp = self
+            .api_post(
+                "/api/session",
+                serde_json::json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "API login of {username}");
+    }
+
     /// Signs up `username` (logged in afterwards) and checks it worked.
     pub async fn signed_up(&self, username: &str) {
         let resp = self.signup(username, PASSWORD).await;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod api;
 mod cli;
 mod pages;
 mod posts;

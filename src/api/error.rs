@@ -1,0 +1,296 @@
+//! The API's one error shape, `{"error": "<code>", "message": "<human text>"}`,
+//! how each operation declares the statuses it may answer with it, and the
+//! one place where every error under `/api` becomes that shape.
+
+use std::marker::PhantomData;
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    http::StatusCode,
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{ToJSON, Type},
+};
+
+use crate::middleware::{BodyTooLarge, read_bounded_body};
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code such as `not_found` or `csrf_failed`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl poem_openapi::types::Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            error: "not_found".into(),
+            message: "There is no such post.".into(),
+        }
+    }
+}
+
+/// An error answer: status, code and message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Seconds after which a refused request may be tried again (429).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Log in first.")
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    /// The unexpected: logged with its cause, answered without it.
+    pub fn internal(cause: anyhow::Error) -> Self {
+        tracing::error!(error = ?cause, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<crate::session::SessionError> for ApiError {
+    fn from(e: crate::session::SessionError) -> Self {
+        ApiError::internal(anyhow::Error::new(e))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let mut resp = poem::web::Json(self.body().to_json()).into_response();
+        resp.set_status(self.status);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(secs),
+            );
+        }
+        resp
+    }
+}
+
+/// The error statuses an operation declares in the spec.
+pub trait ErrorSet: Send + Sync + 'static {
+    const STATUSES: &'static [u16];
+}
+
+/// The errors of one operation: any [`ApiError`] at run time, and in the spec
+/// exactly the statuses of `S`, each with [`ErrorBody`].
+pub struct Errors<S: ErrorSet>(pub ApiError, PhantomData<S>);
+
+impl<S: ErrorSet> From<ApiError> for Errors<S> {
+    fn from(e: ApiError) -> Self {
+        Errors(e, PhantomData)
+    }
+}
+
+impl<S: ErrorSet> From<anyhow::Error> for Errors<S> {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e).into()
+    }
+}
+
+impl<S: ErrorSet> From<Errors<S>> for poem::Error {
+    fn from(e: Errors<S>) -> Self {
+        e.0.into()
+    }
+}
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "Malformed: the JSON, a parameter or a cursor could not be read.",
+        401 => "Not logged in: no live session.",
+        403 => "Refused: a missing or wrong `X-CSRF-Token`, or not yours to change.",
+        404 => "There is no such thing.",
+        409 => "Conflict: the username is taken.",
+        413 => "The request body is larger than 256 KiB.",
+        415 => "The request body is not `application/json`.",
+        422 => "The JSON is well-formed but breaks a rule of the schema.",
+        429 => "Too many failed logins: wait for `Retry-After` seconds.",
+        _ => "Error.",
+    }
+}
+
+impl<S: ErrorSet> ApiResponse for Errors<S> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: S::STATUSES
+                .iter()
+                .map(|&status| MetaResponse {
+                    description: describe(status),
+                    status: Some(status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}
+
+/// Declares error sets: `error_set!(Name = [401, 404]);`
+macro_rules! error_set {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),* $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl $crate::api::error::ErrorSet for $name {
+            const STATUSES: &'static [u16] = &[$($status),*];
+        }
+    )*};
+}
+pub(crate) use error_set;
+
+/// Turns every error under `/api` into the JSON shape, never an HTML page.
+/// It also bounds the body (413), and keeps a copy of it to tell malformed
+/// JSON (400) from JSON that breaks a rule of the schema (422).
+pub struct ApiErrors;
+
+impl<E: Endpoint> Middleware<E> for ApiErrors {
+    type Output = ApiErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ApiErrorsEndpoint(inner)
+    }
+}
+
+pub struct ApiErrorsEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let body = match read_bounded_body(&mut req).await {
+            Ok(body) => body,
+            Err(err) => return Ok(to_api_error(err, &[]).as_response()),
+        };
+        match self.0.call(req).await {
+            Ok(resp) => Ok(resp.into_response()),
+            Err(err) => Ok(to_api_error(err, &body).as_response()),
+        }
+    }
+}
+
+fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
+    if let Some(api) = err.downcast_ref::<ApiError>() {
+        return api.clone();
+    }
+    if err.is::<BodyTooLarge>() {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            BodyTooLarge.to_string(),
+        );
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        let well_formed =
+            !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        return if well_formed {
+            ApiError::unprocessable(e.reason.clone())
+        } else {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("The body is not valid JSON: {}", e.reason),
+            )
+        };
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::bad_request(
+            "bad_parameter",
+            format!("Parameter `{}`: {}", e.name, e.reason),
+        );
+    }
+    if err.is::<ParsePathError>() || err.is::<NotFoundError>() {
+        return ApiError::not_found("There is nothing at this address.");
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "That method is not allowed here.",
+        );
+    }
+    let status = err.status();
+    if status.is_server_error() {
+        return ApiError::internal(anyhow::anyhow!("{err}"));
+    }
+    ApiError::new(
+        status,
+        "error",
+        status.canonical_reason().unwrap_or("The request failed."),
+    )
+}

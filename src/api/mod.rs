@@ -1,0 +1,115 @@
+//! The JSON API under `/api`, described by OpenAPI (`/api/openapi.json`)
+//! with an explorer (`/api/docs`), on the same sessions as the pages.
+
+pub mod auth;
+pub mod error;
+pub mod objects;
+pub mod posts;
+pub mod session;
+pub mod users;
+
+use anyhow::Context;
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler,
+    http::{HeaderValue, header},
+    web::Data,
+};
+use poem_openapi::{OpenApiService, Tags};
+
+/// The explorer page inlines Swagger UI's script and styles, so it gets a
+/// policy of its own; every other page keeps the strict one.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Logging in and out, the CSRF token, and who is logged in.
+    Session,
+    /// Signing up, and people with their posts.
+    Users,
+    /// Everyone's posts.
+    Posts,
+}
+
+type Api = (session::SessionApi, users::UsersApi, posts::PostsApi);
+
+fn service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (session::SessionApi, users::UsersApi, posts::PostsApi),
+        "Tangerine",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .summary("A self-hosted posting board")
+    .description(
+        "The JSON API of Tangerine. It uses the same sessions as the pages: log in \
+         with `POST /api/session` (or in the browser) and the session cookie \
+         authenticates both. Calls that change something also need the \
+         `X-CSRF-Token` header, from `GET /api/session/csrf`. Errors are always \
+         `{\"error\": code, \"message\": text}`.",
+    )
+    .server("/api")
+}
+
+/// The spec as served: the generated one, with the session cookie's real
+/// name (which depends on `--secure-cookies`, known only at start-up).
+pub fn spec_json(cookie_name: &str) -> anyhow::Result<String> {
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&service().spec()).context("Failed to read the generated spec")?;
+    if let Some(scheme) = spec.pointer_mut(&format!(
+        "/components/securitySchemes/{}",
+        auth::SESSION_SCHEME
+    )) {
+        scheme["name"] = cookie_name.into();
+    }
+    serde_json::to_string_pretty(&spec).context("Failed to write the spec")
+}
+
+/// What `/api/openapi.json` and `/api/docs` serve, made once at start-up.
+#[derive(Clone)]
+pub struct Docs {
+    spec: std::sync::Arc<str>,
+    explorer: std::sync::Arc<str>,
+}
+
+impl Docs {
+    pub fn new(cookie_name: &str) -> anyhow::Result<Self> {
+        let generated = service();
+        let spec = spec_json(cookie_name)?;
+        // The explorer page embeds the generated spec; give it the served one.
+        let page = generated
+            .swagger_ui_html()
+            .replacen(&generated.spec(), &spec, 1);
+        Ok(Self {
+            spec: spec.into(),
+            explorer: page.into(),
+        })
+    }
+}
+
+#[handler]
+fn openapi_json(Data(docs): Data<&Docs>) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(docs.spec.to_string())
+}
+
+#[handler]
+fn docs_page(Data(docs): Data<&Docs>) -> Response {
+    let mut resp = poem::web::Html(docs.explorer.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    resp
+}
+
+/// Everything under `/api`.
+pub fn routes(docs: Docs) -> impl Endpoint {
+    Route::new()
+        .at("/openapi.json", get(openapi_json))
+        .at("/docs", get(docs_page))
+        .nest("/", service())
+        .with(error::ApiErrors)
+        .data(docs)
+}

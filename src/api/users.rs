@@ -1,0 +1,167 @@
+//! Accounts: signing up, and people with their posts.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::Example,
+};
+
+use super::{
+    ApiTags,
+    error::{ApiError, Errors, error_set},
+    objects::{PostPage, UserObject},
+    posts::{cursor, post_error},
+};
+use crate::{
+    accounts::{self, SignupError, SignupInput},
+    db,
+    domain::{PasswordInput, Username, username},
+    posts,
+    startup::AppState,
+};
+
+pub struct UsersApi;
+
+/// A new account.
+#[derive(Object)]
+#[oai(example)]
+pub struct SignupRequest {
+    /// 3–32 letters, digits or `_`; stored lowercase.
+    #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_]{3,32}$"))]
+    pub username: String,
+    /// 8–256 characters, taken whole.
+    #[oai(validator(min_length = 8, max_length = 256))]
+    pub password: String,
+}
+
+impl Example for SignupRequest {
+    fn example() -> Self {
+        Self {
+            username: "alice".into(),
+            password: "correct horse battery".into(),
+        }
+    }
+}
+
+error_set! {
+    SignupErrors = [400, 409, 413, 415, 422];
+    UserErrors = [404];
+    UserPostsErrors = [400, 404];
+}
+
+#[derive(ApiResponse)]
+pub enum SignupResponse {
+    /// The account exists. Signing up does not log in.
+    #[oai(status = 201)]
+    Created(Json<UserObject>, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum UserResponse {
+    /// The person.
+    #[oai(status = 200)]
+    Ok(Json<UserObject>),
+}
+
+#[derive(ApiResponse)]
+pub enum UserPostsResponse {
+    /// A page of the person's posts, newest first.
+    #[oai(status = 200)]
+    Ok(Json<PostPage>),
+}
+
+fn default_limit() -> u64 {
+    posts::PAGE_SIZE
+}
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Sign up
+    ///
+    /// Creates an account. Names are unique whatever their case.
+    #[oai(path = "/users", method = "post", operation_id = "sign_up")]
+    async fn sign_up(
+        &self,
+        state: Data<&AppState>,
+        body: Json<SignupRequest>,
+    ) -> Result<SignupResponse, Errors<SignupErrors>> {
+        let password = PasswordInput::new(body.0.password);
+        let input = SignupInput {
+            username: &body.0.username,
+            password: &password,
+            password_confirm: None,
+        };
+        match accounts::sign_up(&state.0.db, &state.0.hasher, input).await {
+            Ok(user) => {
+                let location = format!("/api/users/{}", user.username);
+                Ok(SignupResponse::Created(Json(user.into()), location))
+            }
+            Err(SignupError::UsernameTaken) => {
+                Err(ApiError::conflict("username_taken", accounts::USERNAME_TAKEN).into())
+            }
+            Err(SignupError::Invalid(errors)) => {
+                let message = [errors.username, errors.password, errors.password_confirm]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Err(ApiError::unprocessable(message).into())
+            }
+            Err(SignupError::Unexpected(e)) => Err(e.into()),
+        }
+    }
+
+    /// Get a person
+    #[oai(path = "/users/:username", method = "get", operation_id = "get_user")]
+    async fn get_user(
+        &self,
+        state: Data<&AppState>,
+        username: Path<String>,
+    ) -> Result<UserResponse, Errors<UserErrors>> {
+        let not_found = || ApiError::not_found("There is nobody by that name.");
+        let name = Username::parse(&username.0).map_err(|_| not_found())?;
+        let user = db::users::find_by_username(&state.0.db, &name)
+            .await
+            .map_err(|e| {
+                ApiError::internal(anyhow::Error::new(e).context("Failed to look up a user"))
+            })?
+            .ok_or_else(not_found)?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// List a person's posts
+    ///
+    /// Newest first; pass the page's `next` as `before` for the next page.
+    #[oai(
+        path = "/users/:username/posts",
+        method = "get",
+        operation_id = "list_user_posts"
+    )]
+    async fn list_user_posts(
+        &self,
+        state: Data<&AppState>,
+        username: Path<String>,
+        /// The `next` of the previous page.
+        before: Query<Option<String>>,
+        /// How many posts, 1–100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<u64>,
+    ) -> Result<UserPostsResponse, Errors<UserPostsErrors>> {
+        let before = cursor(before.0.as_deref())?;
+        let (_, page) = posts::by_author(&state.0.db, &username.0, before, limit.0)
+            .await
+            .map_err(|e| match e {
+                posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),
+                other => post_error(other),
+            })?;
+        Ok(UserPostsResponse::Ok(Json(page.into())))
+    }
+}
+
+/// The pattern the spec publishes is the rule the server applies.
+const _: () = assert!(username::MAX_LEN == 32 && username::MIN_LEN == 3);
