@@ -1,5 +1,7 @@
 //! Signing up and logging in: the rules, with the database and the hasher.
 
+use std::{net::IpAddr, time::Duration};
+
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
@@ -7,6 +9,7 @@ use crate::{
     db::{self, users::CreateUserError},
     domain::{Password, PasswordError, PasswordInput, User, Username, UsernameError},
     passwords::PasswordHasher,
+    throttle::{AttemptKeys, LoginThrottle},
 };
 
 /// What a sign-up form or request carries.
@@ -93,8 +96,47 @@ pub enum LoginError {
     /// The same answer whether the name exists or not.
     #[error("wrong username or password")]
     InvalidCredentials,
+    /// Too many failures for this name or from this address, lately.
+    #[error("too many failed logins")]
+    Throttled { retry_after: Duration },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// The message for a throttled login, with the wait rounded up to minutes.
+pub fn throttled_message(retry_after: Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Too many failed logins. Try again in {minutes} {unit}.")
+}
+
+/// A login attempt: refused outright while throttled (refusals are not
+/// counted), otherwise checked, with a failure counted against the name and
+/// the address and a success clearing the name's count.
+#[tracing::instrument(skip_all)]
+pub async fn log_in(
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    throttle: &LoginThrottle,
+    username: &str,
+    password: &PasswordInput,
+    client_ip: Option<IpAddr>,
+) -> Result<User, LoginError> {
+    let keys = AttemptKeys::new(username, client_ip);
+    if let Some(retry_after) = throttle.check(db, &keys).await? {
+        return Err(LoginError::Throttled { retry_after });
+    }
+    match authenticate(db, hasher, username, password).await {
+        Ok(user) => {
+            throttle.record_success(db, &keys).await?;
+            Ok(user)
+        }
+        Err(LoginError::InvalidCredentials) => {
+            throttle.record_failure(db, &keys).await?;
+            Err(LoginError::InvalidCredentials)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Checks a username and password. Unknown names are verified against a
@@ -123,5 +165,98 @@ pub async fn authenticate(
     match user {
         Some(user) if verified => Ok(user),
         _ => Err(LoginError::InvalidCredentials),
+    }
+}
+
+/// What a password change carries.
+#[derive(Debug)]
+pub struct PasswordChange<'a> {
+    pub current: &'a PasswordInput,
+    pub new: &'a PasswordInput,
+    /// The second copy of the new password, where the form asks for one.
+    pub new_confirm: Option<&'a PasswordInput>,
+}
+
+/// Why a password change was refused, field by field.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PasswordChangeErrors {
+    pub current: Option<String>,
+    pub new: Option<String>,
+    pub new_confirm: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("the password change has errors")]
+    Invalid(PasswordChangeErrors),
+    #[error("too many wrong passwords")]
+    Throttled { retry_after: Duration },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub const WRONG_CURRENT_PASSWORD: &str = "That is not your current password.";
+
+/// Checks the current password, then stores the new one's hash. A wrong
+/// current password counts as a failed login for this name and address: a
+/// stolen session must not become a way to guess the password.
+#[tracing::instrument(skip_all, fields(user = %user.username))]
+pub async fn change_password(
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    throttle: &LoginThrottle,
+    user: &User,
+    change: PasswordChange<'_>,
+    client_ip: Option<IpAddr>,
+) -> Result<(), PasswordChangeError> {
+    let mut errors = PasswordChangeErrors::default();
+    let new = Password::parse(change.new.clone())
+        .map_err(|e| errors.new = Some(e.to_string()))
+        .ok();
+    if let Some(confirm) = change.new_confirm
+        && new.is_some()
+        && confirm.expose() != change.new.expose()
+    {
+        errors.new_confirm = Some(PASSWORDS_DIFFER.to_owned());
+    }
+    let keys = AttemptKeys::new(&user.username, client_ip);
+    if let Some(retry_after) = throttle.check(db, &keys).await? {
+        return Err(PasswordChangeError::Throttled { retry_after });
+    }
+    let stored = db::users::password_hash(db, user.id)
+        .await
+        .context("Failed to load a password hash")?;
+    if !hasher.verify(change.current, stored).await? {
+        throttle.record_failure(db, &keys).await?;
+        errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
+    }
+    let (Some(new), true) = (new, errors == PasswordChangeErrors::default()) else {
+        return Err(PasswordChangeError::Invalid(errors));
+    };
+    let hash = hasher.hash(&new).await?;
+    db::users::set_password_hash(db, user.id, hash)
+        .await
+        .context("Failed to store a password hash")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_messages_round_up_to_minutes() {
+        assert_eq!(
+            throttled_message(Duration::from_secs(1)),
+            "Too many failed logins. Try again in 1 minute."
+        );
+        assert_eq!(
+            throttled_message(Duration::from_secs(61)),
+            "Too many failed logins. Try again in 2 minutes."
+        );
+        assert_eq!(
+            throttled_message(Duration::from_secs(900)),
+            "Too many failed logins. Try again in 15 minutes."
+        );
     }
 }

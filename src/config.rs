@@ -51,6 +51,10 @@ pub struct Settings {
     #[arg(long, env = "TANGERINE_SESSION_IDLE", default_value = "14d", value_parser = positive_duration, global = true)]
     pub session_idle: Duration,
 
+    /// A session started without "Remember me" ends after this much inactivity.
+    #[arg(long, env = "TANGERINE_SESSION_IDLE_SHORT", default_value = "12h", value_parser = positive_duration, global = true)]
+    pub session_idle_short: Duration,
+
     /// A session ends this long after it started, however active.
     #[arg(long, env = "TANGERINE_SESSION_MAX_AGE", default_value = "30d", value_parser = positive_duration, global = true)]
     pub session_max_age: Duration,
@@ -66,12 +70,32 @@ pub struct Settings {
     /// Give cookies no `Max-Age`, so that they end when the browser closes.
     #[arg(long, env = "TANGERINE_EXPIRE_AT_BROWSER_CLOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), global = true)]
     pub expire_at_browser_close: bool,
+
+    /// A person keeps at most this many live sessions; a new login beyond it
+    /// ends the least recently used one.
+    #[arg(long, env = "TANGERINE_MAX_SESSIONS_PER_USER", default_value = "50", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_sessions_per_user: u32,
+
+    /// Failed logins (per username, and per client address) allowed within
+    /// the login window; further attempts get 429 until the window passes.
+    #[arg(long, env = "TANGERINE_LOGIN_MAX_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub login_max_failures: u32,
+
+    /// The window in which failed logins are counted.
+    #[arg(long, env = "TANGERINE_LOGIN_WINDOW", default_value = "15m", value_parser = positive_duration, global = true)]
+    pub login_window: Duration,
+
+    /// Take the client's address from the rightmost `X-Forwarded-For` entry
+    /// (the one a reverse proxy in front added); without it the header is ignored.
+    #[arg(long, env = "TANGERINE_TRUST_PROXY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), global = true)]
+    pub trust_proxy: bool,
 }
 
 impl Settings {
     pub fn session_policy(&self) -> SessionPolicy {
         SessionPolicy {
             idle: self.session_idle,
+            idle_short: self.session_idle_short,
             max_age: self.session_max_age,
             refresh: self.session_refresh,
         }
@@ -153,6 +177,11 @@ mod tests {
         assert_eq!(s.session_refresh, Duration::from_secs(60));
         assert!(!s.secure_cookies);
         assert!(!s.expire_at_browser_close);
+        assert_eq!(s.session_idle_short, Duration::from_secs(12 * 3600));
+        assert_eq!(s.max_sessions_per_user, 50);
+        assert_eq!(s.login_max_failures, 5);
+        assert_eq!(s.login_window, Duration::from_secs(15 * 60));
+        assert!(!s.trust_proxy);
     }
 
     #[test]

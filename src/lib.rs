@@ -15,6 +15,7 @@ pub mod posts;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod throttle;
 pub mod web;
 
 use anyhow::Context;

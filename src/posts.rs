@@ -158,14 +158,15 @@ pub async fn update(
     })
 }
 
+/// Deletes `user`'s post; returns it as it was.
 #[tracing::instrument(skip_all, fields(post = %id))]
-pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<(), PostError> {
-    get_own(db, user, id).await?;
+pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Post, PostError> {
+    let post = get_own(db, user, id).await?;
     let found = db::posts::delete(db, id)
         .await
         .context("Failed to delete a post")?;
     if found {
-        Ok(())
+        Ok(post)
     } else {
         Err(PostError::NotFound)
     }

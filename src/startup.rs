@@ -15,9 +15,11 @@ use crate::{
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db,
+    domain::throttle::ThrottlePolicy,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
-    session::{SessionLayer, SessionManager, purge},
+    session::{SessionConfig, SessionLayer, SessionManager, purge},
+    throttle::LoginThrottle,
     web::{self, assets, health, render::Templates},
 };
 
@@ -34,6 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub db: DatabaseConnection,
     pub hasher: PasswordHasher,
+    pub throttle: LoginThrottle,
     pub settings: Arc<Settings>,
 }
 
@@ -70,8 +73,12 @@ impl Application {
         };
         let sessions = Arc::new(SessionManager::new(
             db.clone(),
-            settings.session_policy(),
-            cookies,
+            SessionConfig {
+                policy: settings.session_policy(),
+                cookies,
+                trust_proxy: settings.trust_proxy,
+                max_per_user: settings.max_sessions_per_user as usize,
+            },
         ));
 
         let acceptor = TcpListener::bind(settings.addr)
@@ -102,6 +109,10 @@ impl Application {
             state: AppState {
                 db,
                 hasher: PasswordHasher::per_cpu(),
+                throttle: LoginThrottle::new(ThrottlePolicy {
+                    max_failures: settings.login_max_failures,
+                    window: settings.login_window,
+                }),
                 settings: Arc::new(settings),
             },
             sessions,
@@ -124,6 +135,7 @@ impl Application {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
             self.state.db.clone(),
+            self.state.throttle,
             purge_interval(&settings),
         ));
         let cookies = CookiePolicy {

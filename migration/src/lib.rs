@@ -11,6 +11,8 @@ mod m20261129_000001_create_users;
 mod m20261129_000002_create_sessions;
 mod m20261129_000003_create_signing_keys;
 mod m20261129_000004_create_posts;
+mod m20261129_000005_add_sessions_remember;
+mod m20261129_000006_create_login_failures;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_sessions::Migration),
             Box::new(m20261129_000003_create_signing_keys::Migration),
             Box::new(m20261129_000004_create_posts::Migration),
+            Box::new(m20261129_000005_add_sessions_remember::Migration),
+            Box::new(m20261129_000006_create_login_failures::Migration),
         ]
     }
 }

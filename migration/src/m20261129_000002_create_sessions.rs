@@ -81,4 +81,5 @@ pub enum Sessions {
     AbsoluteExpiresAt,
     UserAgent,
     Ip,
+    Remember,
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod objects;
 pub mod posts;
 pub mod session;
+pub mod sessions;
 pub mod users;
 
 use anyhow::Context;
@@ -24,7 +25,8 @@ object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 #[derive(Tags)]
 pub enum ApiTags {
-    /// Logging in and out, the CSRF token, and who is logged in.
+    /// Logging in and out, the CSRF token, who is logged in, their
+    /// sessions and their password.
     Session,
     /// Signing up, and people with their posts.
     Users,
@@ -32,11 +34,21 @@ pub enum ApiTags {
     Posts,
 }
 
-type Api = (session::SessionApi, users::UsersApi, posts::PostsApi);
+type Api = (
+    session::SessionApi,
+    sessions::SessionsApi,
+    users::UsersApi,
+    posts::PostsApi,
+);
 
 fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (session::SessionApi, users::UsersApi, posts::PostsApi),
+        (
+            session::SessionApi,
+            sessions::SessionsApi,
+            users::UsersApi,
+            posts::PostsApi,
+        ),
         "Tangerine",
         env!("CARGO_PKG_VERSION"),
     )

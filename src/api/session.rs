@@ -1,6 +1,6 @@
 //! Logging in and out, the CSRF token, and "me".
 
-use poem::web::Data;
+use poem::{Request, http::StatusCode, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
 
 use super::{
@@ -10,10 +10,11 @@ use super::{
     objects::UserObject,
 };
 use crate::{
-    accounts::{self, LoginError},
+    accounts::{self, LoginError, PasswordChange, PasswordChangeError},
+    client,
     csrf::Csrf,
     domain::PasswordInput,
-    session::Session,
+    session::{Session, listing},
     startup::AppState,
 };
 
@@ -28,6 +29,10 @@ pub struct LoginRequest {
     pub username: String,
     #[oai(validator(min_length = 1, max_length = 256))]
     pub password: String,
+    /// Keep the session for the long idle time, with a lasting cookie
+    /// (true), or end it after the short idle time and with the browser.
+    /// Defaults to true.
+    pub remember: Option<bool>,
 }
 
 impl Example for LoginRequest {
@@ -35,6 +40,7 @@ impl Example for LoginRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
+            remember: Some(true),
         }
     }
 }
@@ -46,8 +52,19 @@ pub struct CsrfTokenObject {
     pub token: String,
 }
 
+/// A password change.
+#[derive(Object)]
+pub struct PasswordChangeRequest {
+    #[oai(validator(min_length = 1, max_length = 256))]
+    pub current_password: String,
+    /// 8–256 characters, taken whole.
+    #[oai(validator(min_length = 8, max_length = 256))]
+    pub new_password: String,
+}
+
 error_set! {
-    LoginErrors = [400, 401, 413, 415, 422];
+    PasswordErrors = [400, 401, 403, 413, 415, 422, 429];
+    LoginErrors = [400, 401, 413, 415, 422, 429];
     LogoutErrors = [401, 403];
     MeErrors = [401];
 }
@@ -82,6 +99,14 @@ pub enum MeResponse {
     Ok(Json<UserObject>),
 }
 
+#[derive(ApiResponse)]
+pub enum PasswordResponse {
+    /// Changed. Every other session of yours has ended, and this one has a
+    /// new secret: the new cookie is set, and the old one no longer works.
+    #[oai(status = 204)]
+    Changed,
+}
+
 #[OpenApi(tag = "ApiTags::Session")]
 impl SessionApi {
     /// Log in
@@ -92,23 +117,46 @@ impl SessionApi {
     async fn login(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         session: Session,
         body: Json<LoginRequest>,
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
+        let state = state.0;
         let password = PasswordInput::new(body.0.password);
-        match accounts::authenticate(&state.0.db, &state.0.hasher, &body.0.username, &password)
-            .await
-        {
+        let client_ip = client::ip(req, state.settings.trust_proxy);
+        let attempt = accounts::log_in(
+            &state.db,
+            &state.hasher,
+            &state.throttle,
+            &body.0.username,
+            &password,
+            client_ip,
+        )
+        .await;
+        match attempt {
             Ok(user) => {
-                session.login(&user).await.map_err(ApiError::from)?;
+                let remember = body.0.remember.unwrap_or(true);
+                session
+                    .login(&user, remember)
+                    .await
+                    .map_err(ApiError::from)?;
                 Ok(LoginResponse::Ok(Json(user.into())))
             }
             Err(LoginError::InvalidCredentials) => Err(ApiError::new(
-                poem::http::StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
                 "bad_credentials",
                 accounts::BAD_CREDENTIALS,
             )
             .into()),
+            Err(LoginError::Throttled { retry_after }) => {
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_failures",
+                    accounts::throttled_message(retry_after),
+                );
+                error.retry_after = Some(retry_after.as_secs());
+                Err(error.into())
+            }
             Err(LoginError::Unexpected(e)) => Err(e.into()),
         }
     }
@@ -136,6 +184,75 @@ impl SessionApi {
         CsrfResponse::Ok(Json(CsrfTokenObject {
             token: csrf.token(),
         }))
+    }
+
+    /// Change your password
+    ///
+    /// Needs the current password. A wrong one (422) counts as a failed login.
+    #[oai(
+        path = "/me/password",
+        method = "put",
+        operation_id = "change_password"
+    )]
+    async fn change_password(
+        &self,
+        auth: SessionAuth,
+        #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
+        state: Data<&AppState>,
+        req: &Request,
+        session: Session,
+        body: Json<PasswordChangeRequest>,
+    ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
+        let state = state.0;
+        let current = PasswordInput::new(body.0.current_password);
+        let new = PasswordInput::new(body.0.new_password);
+        let change = PasswordChange {
+            current: &current,
+            new: &new,
+            new_confirm: None,
+        };
+        let client_ip = client::ip(req, state.settings.trust_proxy);
+        match accounts::change_password(
+            &state.db,
+            &state.hasher,
+            &state.throttle,
+            &auth.0,
+            change,
+            client_ip,
+        )
+        .await
+        {
+            Ok(()) => {
+                let current = session.id().ok_or_else(ApiError::unauthorized)?;
+                listing::revoke_others(&state.db, &auth.0, current)
+                    .await
+                    .map_err(|e| {
+                        ApiError::internal(
+                            anyhow::Error::new(e).context("Failed to end other sessions"),
+                        )
+                    })?;
+                session.renew_secret().await.map_err(ApiError::from)?;
+                Ok(PasswordResponse::Changed)
+            }
+            Err(PasswordChangeError::Invalid(errors)) => {
+                let message = [errors.current, errors.new, errors.new_confirm]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Err(ApiError::unprocessable(message).into())
+            }
+            Err(PasswordChangeError::Throttled { retry_after }) => {
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_failures",
+                    accounts::throttled_message(retry_after),
+                );
+                error.retry_after = Some(retry_after.as_secs());
+                Err(error.into())
+            }
+            Err(PasswordChangeError::Unexpected(e)) => Err(e.into()),
+        }
     }
 
     /// Who am I

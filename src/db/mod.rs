@@ -3,6 +3,7 @@
 //! Functions here take a connection and plain values and return domain
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
+pub mod login_failures;
 pub mod posts;
 pub mod sessions;
 pub mod signing_keys;
@@ -42,10 +43,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Applies pending migrations. On PostgreSQL they run in one transaction
-/// under an advisory lock, so that instances starting together against an
-/// empty database take turns: one applies them, the others wait and find
-/// nothing left to do.
+/// Applies pending migrations in one transaction that holds a lock, so that
+/// instances starting together against an empty database take turns: one
+/// applies them, the others wait and find nothing left to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
@@ -53,6 +53,22 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             txn.execute_unprepared("SELECT pg_advisory_xact_lock(7295318114402551)")
                 .await?;
             Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+        DatabaseBackend::Sqlite => {
+            db.execute_unprepared(
+                "CREATE TABLE IF NOT EXISTS tangerine_migration_lock (holder INTEGER NOT NULL)",
+            )
+            .await?;
+            let txn = db.begin().await?;
+            // A write as the transaction's first statement takes SQLite's
+            // write lock (waiting its turn under the busy timeout) before
+            // anything is read, so no instance migrates from a stale view.
+            txn.execute_unprepared("INSERT INTO tangerine_migration_lock (holder) VALUES (1)")
+                .await?;
+            Migrator::up(&txn, None).await?;
+            txn.execute_unprepared("DELETE FROM tangerine_migration_lock")
+                .await?;
             txn.commit().await
         }
         _ => Migrator::up(db, None).await,

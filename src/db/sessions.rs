@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::{Map, Value};
@@ -30,6 +30,8 @@ pub struct StoredSession {
     pub version: i64,
     pub last_seen_at: DateTime<Utc>,
     pub deadlines: Deadlines,
+    /// Started with "Remember me".
+    pub remember: bool,
 }
 
 #[derive(FromQueryResult)]
@@ -42,6 +44,7 @@ struct SessionRow {
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     absolute_expires_at: DateTime<Utc>,
+    remember: bool,
 }
 
 impl From<SessionRow> for StoredSession {
@@ -63,6 +66,7 @@ impl From<SessionRow> for StoredSession {
                 expires_at: row.expires_at,
                 absolute_expires_at: row.absolute_expires_at,
             },
+            remember: row.remember,
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct NewSession<'a> {
     pub data: SessionData,
     pub now: DateTime<Utc>,
     pub deadlines: Deadlines,
+    pub remember: bool,
     pub client: &'a ClientInfo,
 }
 
@@ -93,6 +98,7 @@ pub async fn create(
         absolute_expires_at: Set(new.deadlines.absolute_expires_at),
         user_agent: Set(new.client.user_agent.clone()),
         ip: Set(new.client.ip.clone()),
+        remember: Set(new.remember),
     };
     sessions::Entity::insert(row)
         .exec_without_returning(db)
@@ -104,6 +110,7 @@ pub async fn create(
         version: 0,
         last_seen_at: new.now,
         deadlines: new.deadlines,
+        remember: new.remember,
     })
 }
 
@@ -118,6 +125,7 @@ fn select_stored() -> sea_orm::Select<sessions::Entity> {
             sessions::Column::LastSeenAt,
             sessions::Column::ExpiresAt,
             sessions::Column::AbsoluteExpiresAt,
+            sessions::Column::Remember,
         ])
         .column_as(users::Column::Username, "username")
         .join(JoinType::LeftJoin, sessions::Relation::User.def())
@@ -230,4 +238,112 @@ pub async fn delete_expired_batch(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Gives a session a new secret (its cookie changes; its id and data stay).
+pub async fn set_secret_hash(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    secret_hash: Vec<u8>,
+) -> Result<bool, DbErr> {
+    let result = sessions::Entity::update_many()
+        .col_expr(sessions::Column::SecretHash, Expr::value(secret_hash))
+        .filter(sessions::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A session as its owner sees it in the list of their sessions.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct SessionListing {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub remember: bool,
+}
+
+/// `user_id`'s sessions still live at `now`, most recently used first.
+pub async fn list_live_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionListing>, DbErr> {
+    sessions::Entity::find()
+        .select_only()
+        .columns([
+            sessions::Column::Id,
+            sessions::Column::CreatedAt,
+            sessions::Column::LastSeenAt,
+            sessions::Column::ExpiresAt,
+            sessions::Column::UserAgent,
+            sessions::Column::Ip,
+            sessions::Column::Remember,
+        ])
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .filter(sessions::Column::AbsoluteExpiresAt.gt(now))
+        .order_by(sessions::Column::LastSeenAt, Order::Desc)
+        .order_by(sessions::Column::CreatedAt, Order::Desc)
+        .into_model::<SessionListing>()
+        .all(db)
+        .await
+}
+
+/// Deletes session `id` if it is `user_id`'s. Returns whether it was.
+pub async fn delete_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    let result = sessions::Entity::delete_many()
+        .filter(sessions::Column::Id.eq(id))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes every session of `user_id` except `keep`; returns how many.
+pub async fn delete_others(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Uuid,
+) -> Result<u64, DbErr> {
+    let result = sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::Id.ne(keep))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Deletes `user_id`'s sessions beyond the `keep` most recently used ones
+/// (and any that have expired); returns how many.
+pub async fn trim_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: usize,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let live = list_live_for_user(db, user_id, now).await?;
+    let mut doomed: Vec<Uuid> = live.iter().skip(keep).map(|s| s.id).collect();
+    let expired = sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if doomed.is_empty() {
+        return Ok(expired);
+    }
+    doomed.sort();
+    let result = sessions::Entity::delete_many()
+        .filter(sessions::Column::Id.is_in(doomed))
+        .exec(db)
+        .await?;
+    Ok(expired + result.rows_affected)
 }

@@ -88,3 +88,29 @@ pub async fn find_credentials(
         password_hash: u.password_hash,
     }))
 }
+
+/// The password hash of user `id`.
+pub async fn password_hash(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<String>, DbErr> {
+    users::Entity::find_by_id(id)
+        .select_only()
+        .column(users::Column::PasswordHash)
+        .into_tuple::<String>()
+        .one(db)
+        .await
+}
+
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    hash: String,
+) -> Result<bool, DbErr> {
+    let result = users::Entity::update_many()
+        .col_expr(
+            users::Column::PasswordHash,
+            sea_orm::sea_query::Expr::value(hash),
+        )
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}

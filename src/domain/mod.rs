@@ -4,7 +4,9 @@
 pub mod password;
 pub mod post;
 pub mod session;
+pub mod throttle;
 pub mod user;
+pub mod user_agent;
 pub mod username;
 
 pub use password::{Password, PasswordError, PasswordInput};

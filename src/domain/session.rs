@@ -64,8 +64,10 @@ pub struct ClientInfo {
 /// How long sessions live, and how often their row may be written to.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionPolicy {
-    /// Inactivity after which a session ends.
+    /// Inactivity after which a remembered session ends.
     pub idle: Duration,
+    /// Inactivity after which a session started without "Remember me" ends.
+    pub idle_short: Duration,
     /// Lifetime after which a session ends however active it is.
     pub max_age: Duration,
     /// A session's row is refreshed at most once per this interval.
@@ -92,11 +94,15 @@ impl Deadlines {
 }
 
 impl SessionPolicy {
+    fn idle(&self, remember: bool) -> TimeDelta {
+        delta(if remember { self.idle } else { self.idle_short })
+    }
+
     /// Deadlines of a session that starts now.
-    pub fn start(&self, now: DateTime<Utc>) -> Deadlines {
+    pub fn start(&self, now: DateTime<Utc>, remember: bool) -> Deadlines {
         let absolute_expires_at = now + delta(self.max_age);
         Deadlines {
-            expires_at: (now + delta(self.idle)).min(absolute_expires_at),
+            expires_at: (now + self.idle(remember)).min(absolute_expires_at),
             absolute_expires_at,
         }
     }
@@ -107,9 +113,9 @@ impl SessionPolicy {
     }
 
     /// The idle deadline after use at `now`: slid forward, capped by the absolute one.
-    pub fn slide(&self, deadlines: Deadlines, now: DateTime<Utc>) -> Deadlines {
+    pub fn slide(&self, deadlines: Deadlines, now: DateTime<Utc>, remember: bool) -> Deadlines {
         Deadlines {
-            expires_at: (now + delta(self.idle)).min(deadlines.absolute_expires_at),
+            expires_at: (now + self.idle(remember)).min(deadlines.absolute_expires_at),
             ..deadlines
         }
     }
@@ -135,6 +141,7 @@ mod tests {
     fn policy(idle: u64, max_age: u64, refresh: u64) -> SessionPolicy {
         SessionPolicy {
             idle: Duration::from_secs(idle),
+            idle_short: Duration::from_secs(idle / 2),
             max_age: Duration::from_secs(max_age),
             refresh: Duration::from_secs(refresh),
         }
@@ -193,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_new_session_expires_after_the_idle_time() {
-        let d = policy(60, 3600, 10).start(t(0));
+        let d = policy(60, 3600, 10).start(t(0), true);
         assert_eq!(d.expires_at, t(60));
         assert_eq!(d.absolute_expires_at, t(3600));
         assert!(d.is_live(t(59)));
@@ -204,9 +211,9 @@ mod tests {
     #[test]
     fn the_idle_deadline_never_passes_the_absolute_one() {
         let p = policy(600, 100, 10);
-        let d = p.start(t(0));
+        let d = p.start(t(0), true);
         assert_eq!(d.expires_at, t(100));
-        let slid = p.slide(d, t(90));
+        let slid = p.slide(d, t(90), true);
         assert_eq!(slid.expires_at, t(100));
         assert_eq!(slid.max_age_secs(t(90)), 10);
     }
@@ -214,9 +221,25 @@ mod tests {
     #[test]
     fn use_slides_the_idle_deadline() {
         let p = policy(60, 3600, 10);
-        let d = p.slide(p.start(t(0)), t(50));
+        let d = p.slide(p.start(t(0), true), t(50), true);
         assert_eq!(d.expires_at, t(110));
         assert!(d.is_live(t(100)));
+    }
+
+    #[test]
+    fn a_session_not_remembered_lives_by_the_short_idle_time() {
+        let p = policy(60, 3600, 10);
+        let d = p.start(t(0), false);
+        assert_eq!(d.expires_at, t(30));
+        assert_eq!(p.slide(d, t(20), false).expires_at, t(50));
+        // Still capped by the absolute lifetime.
+        let capped = policy(60, 40, 10);
+        assert_eq!(
+            capped
+                .slide(capped.start(t(0), false), t(20), false)
+                .expires_at,
+            t(40)
+        );
     }
 
     #[test]
@@ -229,7 +252,7 @@ mod tests {
 
     #[test]
     fn past_deadlines_give_a_zero_max_age() {
-        let d = policy(60, 3600, 10).start(t(0));
+        let d = policy(60, 3600, 10).start(t(0), true);
         assert_eq!(d.max_age_secs(t(100)), 0);
     }
 }

@@ -16,6 +16,7 @@ pub struct Model {
     pub absolute_expires_at: DateTimeUtc,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub remember: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

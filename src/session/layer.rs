@@ -27,12 +27,25 @@ use crate::{
 /// session drains well within this.
 const MAX_SAVE_ATTEMPTS: u32 = 64;
 
+/// How sessions behave: lifetimes, cookies, and limits.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub policy: SessionPolicy,
+    pub cookies: CookiePolicy,
+    /// Read the client's address from `X-Forwarded-For` (see [`client::ip`]).
+    pub trust_proxy: bool,
+    /// Live sessions a person may keep; a login beyond ends the least recently used.
+    pub max_per_user: usize,
+}
+
 /// Loads, starts, refreshes and ends sessions.
 pub struct SessionManager {
     db: DatabaseConnection,
     policy: SessionPolicy,
     cookies: CookiePolicy,
     cookie_name: String,
+    trust_proxy: bool,
+    max_per_user: usize,
 }
 
 fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
@@ -40,14 +53,20 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(db: DatabaseConnection, policy: SessionPolicy, cookies: CookiePolicy) -> Self {
-        let cookie_name = cookies.name(COOKIE);
+    pub fn new(db: DatabaseConnection, config: SessionConfig) -> Self {
+        let cookie_name = config.cookies.name(COOKIE);
         Self {
             db,
-            policy,
-            cookies,
+            policy: config.policy,
+            cookies: config.cookies,
             cookie_name,
+            trust_proxy: config.trust_proxy,
+            max_per_user: config.max_per_user,
         }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// The session cookie's name (with `__Host-` when cookies are secure).
@@ -80,13 +99,16 @@ impl SessionManager {
             cookie_sent: cookie.is_some(),
             ops: Vec::new(),
             outcome: Outcome::Continued,
-            client: client::info(req),
+            client: client::info(req, self.trust_proxy),
         })
     }
 
+    /// Starts a session for `user`, then ends their least recently used
+    /// ones beyond the per-person limit.
     pub(super) async fn start(
         &self,
         user: &User,
+        remember: bool,
         client: &ClientInfo,
     ) -> Result<(SessionSecret, StoredSession), SessionError> {
         let secret = SessionSecret::generate()?;
@@ -98,14 +120,33 @@ impl SessionManager {
                 user_id: Some(user.id),
                 data: Map::new(),
                 now,
-                deadlines: self.policy.start(now),
+                deadlines: self.policy.start(now, remember),
+                remember,
                 client,
             },
         )
         .await
         .map_err(storage("start a session"))?;
+        let ended = sessions::trim_for_user(&self.db, user.id, self.max_per_user, now)
+            .await
+            .map_err(storage("end surplus sessions"))?;
+        if ended > 0 {
+            tracing::info!(
+                ended,
+                "login beyond the session limit ended the least recently used"
+            );
+        }
         stored.user = Some(user.clone());
         Ok((secret, stored))
+    }
+
+    /// A new secret for an existing session.
+    pub(super) async fn renew(&self, id: Uuid) -> Result<Option<SessionSecret>, SessionError> {
+        let secret = SessionSecret::generate()?;
+        let found = sessions::set_secret_hash(&self.db, id, secret.hash())
+            .await
+            .map_err(storage("renew a session's secret"))?;
+        Ok(found.then_some(secret))
     }
 
     pub(super) async fn delete(&self, id: Uuid) -> Result<(), SessionError> {
@@ -121,18 +162,22 @@ impl SessionManager {
         let logged_in = state.current.as_ref().is_some_and(|s| s.user.is_some());
         match (state.outcome, state.current) {
             (Outcome::Started(secret), Some(current)) => {
-                // Measured from the start the deadlines were computed from.
-                let max_age = current.deadlines.max_age_secs(current.last_seen_at);
+                // Measured from the start the deadlines were computed from;
+                // a session not remembered ends with the browser.
+                let max_age = current
+                    .remember
+                    .then(|| current.deadlines.max_age_secs(current.last_seen_at));
                 self.save(current, &state.ops, None).await?;
                 self.set_cookie(resp, &secret, max_age);
             }
             (Outcome::Started(_), None) => {}
             (Outcome::Ended, _) => self.clear_cookie(resp),
             (Outcome::Continued, Some(current)) => {
+                let remember = current.remember;
                 let slid = self
                     .policy
                     .refresh_due(current.last_seen_at, now)
-                    .then(|| self.policy.slide(current.deadlines, now));
+                    .then(|| self.policy.slide(current.deadlines, now, remember));
                 let touch = slid.map(|d| Touch {
                     now,
                     expires_at: d.expires_at,
@@ -146,8 +191,10 @@ impl SessionManager {
                         .await
                         .map_err(storage("refresh a session"))?;
                 }
-                if let (Some(secs), Some(secret)) = (refreshed, &state.presented) {
-                    self.set_cookie(resp, secret, secs);
+                // The cookie's Max-Age follows the slid deadline; a cookie
+                // without one (not remembered) has nothing to update.
+                if let (Some(secs), Some(secret), true) = (refreshed, &state.presented, remember) {
+                    self.set_cookie(resp, secret, Some(secs));
                 }
             }
             (Outcome::Continued, None) if state.cookie_sent => self.clear_cookie(resp),
@@ -202,11 +249,10 @@ impl SessionManager {
         })
     }
 
-    fn set_cookie(&self, resp: &mut Response, secret: &SessionSecret, max_age_secs: i64) {
-        let age = Duration::from_secs(u64::try_from(max_age_secs).unwrap_or(0));
-        let value = self
-            .cookies
-            .set(&self.cookie_name, &secret.encode(), Some(age));
+    /// Sets the session cookie; without `max_age_secs` it ends with the browser.
+    fn set_cookie(&self, resp: &mut Response, secret: &SessionSecret, max_age_secs: Option<i64>) {
+        let age = max_age_secs.map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
+        let value = self.cookies.set(&self.cookie_name, &secret.encode(), age);
         resp.headers_mut().append(header::SET_COOKIE, value);
     }
 

@@ -13,6 +13,7 @@
 //! only pushed forward when the data changes, where ours slides on use.
 
 mod layer;
+pub mod listing;
 pub mod purge;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use poem::{FromRequest, Request, RequestBody};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-pub use layer::{SessionLayer, SessionManager};
+pub use layer::{SessionConfig, SessionLayer, SessionManager};
 
 use crate::{
     db::sessions::{SessionData, StoredSession},
@@ -47,11 +48,24 @@ pub enum SessionError {
 }
 
 /// One change to the data, kept so that it can be replayed on top of a newer
-/// version of the row when another request wrote in between.
+/// version of the row when another request wrote in between. `Insert` and
+/// `Remove` are last-writer-wins per key; the queue operations commute, so
+/// that concurrent requests queueing messages all keep theirs.
 #[derive(Debug, Clone)]
 enum DataOp {
     Insert(String, Value),
     Remove(String),
+    /// Appends `{"id", "value"}` to the queue at `key`, keeping its last `keep`.
+    Push {
+        key: String,
+        entry: Value,
+        keep: usize,
+    },
+    /// Removes the entries with these ids from the queue at `key`.
+    Drop {
+        key: String,
+        ids: Vec<Value>,
+    },
 }
 
 #[derive(Debug)]
@@ -131,10 +145,58 @@ impl Session {
         T::deserialize(old).ok()
     }
 
+    /// Appends `value` to the queue at `key`, which keeps its latest `keep`
+    /// entries. Requests pushing at the same time all keep their entries.
+    pub fn push<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        keep: usize,
+    ) -> Result<(), SessionError> {
+        let entry = serde_json::json!({
+            "id": uuid::Uuid::now_v7().to_string(),
+            "value": serde_json::to_value(value)?,
+        });
+        let mut state = self.lock();
+        if state.current.is_none() {
+            return Err(SessionError::NoSession);
+        }
+        let op = DataOp::Push {
+            key: key.to_owned(),
+            entry,
+            keep,
+        };
+        apply(&mut state.view, std::slice::from_ref(&op));
+        state.ops.push(op);
+        Ok(())
+    }
+
+    /// Takes every entry of the queue at `key`, oldest first. Only the entries
+    /// taken are removed: one pushed meanwhile by another request stays.
+    pub fn take_all<T: DeserializeOwned>(&self, key: &str) -> Vec<T> {
+        let mut state = self.lock();
+        let Some(Value::Array(entries)) = state.view.get(key) else {
+            return Vec::new();
+        };
+        let ids: Vec<Value> = entries.iter().map(|e| e["id"].clone()).collect();
+        let values = entries
+            .iter()
+            .filter_map(|e| T::deserialize(&e["value"]).ok())
+            .collect();
+        let op = DataOp::Drop {
+            key: key.to_owned(),
+            ids,
+        };
+        apply(&mut state.view, std::slice::from_ref(&op));
+        state.ops.push(op);
+        values
+    }
+
     /// Starts a fresh session for `user`, with a new secret. Whatever session
     /// the browser had is deleted first, so a cookie planted before login is
-    /// worth nothing after it.
-    pub async fn login(&self, user: &User) -> Result<(), SessionError> {
+    /// worth nothing after it. A session not remembered ends after the short
+    /// idle time, and its cookie with the browser.
+    pub async fn login(&self, user: &User, remember: bool) -> Result<(), SessionError> {
         let (previous, client) = {
             let mut state = self.lock();
             (state.current.take(), state.client.clone())
@@ -142,12 +204,24 @@ impl Session {
         if let Some(previous) = previous {
             self.manager.delete(previous.id).await?;
         }
-        let (secret, stored) = self.manager.start(user, &client).await?;
+        let (secret, stored) = self.manager.start(user, remember, &client).await?;
         let mut state = self.lock();
         state.view = stored.data.clone();
         state.ops.clear();
         state.current = Some(stored);
         state.outcome = Outcome::Started(secret);
+        Ok(())
+    }
+
+    /// Gives the live session a new secret, and so the browser a new cookie:
+    /// a copy of the old cookie stops working at once.
+    pub async fn renew_secret(&self) -> Result<(), SessionError> {
+        let Some(id) = self.id() else {
+            return Err(SessionError::NoSession);
+        };
+        if let Some(secret) = self.manager.renew(id).await? {
+            self.lock().outcome = Outcome::Started(secret);
+        }
         Ok(())
     }
 
@@ -194,6 +268,215 @@ fn apply(data: &mut SessionData, ops: &[DataOp]) {
             DataOp::Remove(k) => {
                 data.remove(k);
             }
+            DataOp::Push { key, entry, keep } => {
+                let queue = data
+                    .entry(key.clone())
+                    .and_modify(|v| {
+                        if !v.is_array() {
+                            *v = Value::Array(Vec::new());
+                        }
+                    })
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = queue {
+                    items.push(entry.clone());
+                    let excess = items.len().saturating_sub(*keep);
+                    items.drain(..excess);
+                }
+            }
+            DataOp::Drop { key, ids } => {
+                if let Some(Value::Array(items)) = data.get_mut(key) {
+                    items.retain(|item| !ids.contains(&item["id"]));
+                    if items.is_empty() {
+                        data.remove(key);
+                    }
+                }
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        cookies::CookiePolicy,
+        domain::{SessionPolicy, session::Deadlines},
+        session::layer::SessionConfig,
+    };
+
+    /// A logged-in session as the layer hands it to a handler (no database:
+    /// the data API itself never touches it).
+    fn session_with(data: SessionData) -> Session {
+        let now = crate::domain::session::now();
+        let manager = SessionManager::new(
+            sea_orm::DatabaseConnection::default(),
+            SessionConfig {
+                policy: SessionPolicy {
+                    idle: Duration::from_secs(60),
+                    idle_short: Duration::from_secs(60),
+                    max_age: Duration::from_secs(600),
+                    refresh: Duration::from_secs(10),
+                },
+                cookies: CookiePolicy {
+                    secure: false,
+                    expire_at_browser_close: false,
+                },
+                trust_proxy: false,
+                max_per_user: 5,
+            },
+        );
+        let stored = StoredSession {
+            id: uuid::Uuid::new_v4(),
+            user: None,
+            data: data.clone(),
+            version: 0,
+            last_seen_at: now,
+            deadlines: Deadlines {
+                expires_at: now,
+                absolute_expires_at: now,
+            },
+            remember: true,
+        };
+        Session {
+            state: Arc::new(Mutex::new(State {
+                current: Some(stored),
+                presented: None,
+                cookie_sent: true,
+                view: data,
+                ops: Vec::new(),
+                outcome: Outcome::Continued,
+                client: ClientInfo::default(),
+            })),
+            manager: Arc::new(manager),
+        }
+    }
+
+    #[test]
+    fn typed_values_go_in_and_come_out() {
+        let session = session_with(SessionData::new());
+        session.insert("count", &3u32).unwrap();
+        session.insert("name", &"alice").unwrap();
+        assert_eq!(session.get::<u32>("count"), Some(3));
+        assert_eq!(session.get::<String>("name").as_deref(), Some("alice"));
+        assert_eq!(
+            session.get::<u32>("name"),
+            None,
+            "another shape reads as absent"
+        );
+        assert_eq!(session.remove::<u32>("count"), Some(3));
+        assert_eq!(session.get::<u32>("count"), None);
+    }
+
+    #[test]
+    fn only_changes_are_recorded_for_saving() {
+        let mut data = SessionData::new();
+        data.insert("theme".into(), json!("orange"));
+        let session = session_with(data);
+        session.insert("theme", &"orange").unwrap();
+        assert!(session.get::<String>("missing").is_none());
+        assert!(session.remove::<String>("missing").is_none());
+        assert!(session.take_all::<String>("empty").is_empty());
+        assert!(
+            session.lock().ops.is_empty(),
+            "nothing changed, nothing to write"
+        );
+        session.insert("theme", &"white").unwrap();
+        assert_eq!(session.lock().ops.len(), 1);
+    }
+
+    #[test]
+    fn a_queue_pushed_to_is_taken_in_order() {
+        let session = session_with(SessionData::new());
+        for m in ["one", "two", "three", "four"] {
+            session.push("q", &m, 3).unwrap();
+        }
+        assert_eq!(
+            session.take_all::<String>("q"),
+            vec!["two", "three", "four"]
+        );
+        assert!(session.take_all::<String>("q").is_empty());
+    }
+
+    fn push(key: &str, id: &str, value: &str, keep: usize) -> DataOp {
+        DataOp::Push {
+            key: key.into(),
+            entry: json!({"id": id, "value": value}),
+            keep,
+        }
+    }
+
+    #[test]
+    fn queued_pushes_replayed_on_newer_data_keep_every_entry() {
+        // Two requests read the same (empty) data and push at once; the
+        // second one's push is replayed on top of the first one's write.
+        let mut stored = SessionData::new();
+        apply(&mut stored, &[push("q", "a", "first", 5)]);
+        apply(&mut stored, &[push("q", "b", "second", 5)]);
+        let ids: Vec<_> = stored["q"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!("a"), json!("b")]);
+    }
+
+    #[test]
+    fn a_queue_keeps_its_latest_entries() {
+        let mut data = SessionData::new();
+        for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
+            apply(&mut data, &[push("q", id, &i.to_string(), 3)]);
+        }
+        let ids: Vec<_> = data["q"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!("b"), json!("c"), json!("d")]);
+    }
+
+    #[test]
+    fn taking_removes_only_the_entries_taken() {
+        let mut data = SessionData::new();
+        apply(&mut data, &[push("q", "a", "seen", 5)]);
+        // Another request pushes after this one read "a".
+        apply(&mut data, &[push("q", "b", "new", 5)]);
+        apply(
+            &mut data,
+            &[DataOp::Drop {
+                key: "q".into(),
+                ids: vec![json!("a")],
+            }],
+        );
+        assert_eq!(data["q"].as_array().unwrap().len(), 1);
+        assert_eq!(data["q"][0]["id"], "b");
+        apply(
+            &mut data,
+            &[DataOp::Drop {
+                key: "q".into(),
+                ids: vec![json!("b")],
+            }],
+        );
+        assert!(data.get("q").is_none(), "an empty queue goes away");
+    }
+
+    #[test]
+    fn inserts_and_removes_are_per_key() {
+        let mut data = SessionData::new();
+        apply(
+            &mut data,
+            &[
+                DataOp::Insert("a".into(), json!(1)),
+                DataOp::Insert("b".into(), json!(2)),
+            ],
+        );
+        apply(&mut data, &[DataOp::Remove("a".into())]);
+        assert_eq!(data.get("a"), None);
+        assert_eq!(data["b"], 2);
     }
 }

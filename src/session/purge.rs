@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::{db::sessions, domain::session::now};
+use crate::{db::sessions, domain::session::now, throttle::LoginThrottle};
 
 const BATCH: u64 = 1000;
 /// A breather between batches, for the writers waiting behind each one.
@@ -25,9 +25,12 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges every `every`, for as long as the server runs.
-pub async fn purge_periodically(db: DatabaseConnection, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
+/// Purges expired sessions (and failed logins that no longer count) every
+/// `every`, for as long as the server runs.
+pub async fn purge_periodically(db: DatabaseConnection, throttle: LoginThrottle, every: Duration) {
+    // The first round comes one interval after start-up, not at it: a
+    // restart should serve at once, not after a purge.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
@@ -35,6 +38,9 @@ pub async fn purge_periodically(db: DatabaseConnection, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "purged expired sessions"),
             Err(e) => tracing::warn!(error = %e, "failed to purge expired sessions"),
+        }
+        if let Err(e) = throttle.purge(&db).await {
+            tracing::warn!(error = %e, "failed to purge old failed logins");
         }
     }
 }

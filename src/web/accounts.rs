@@ -1,8 +1,8 @@
 //! Sign up, log in, log out.
 
 use poem::{
-    IntoResponse, Route, get, handler,
-    http::{HeaderValue, StatusCode},
+    IntoResponse, Request, Route, get, handler,
+    http::{HeaderValue, StatusCode, header},
     post,
     web::{Data, Form, Query},
 };
@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     accounts::{self, LoginError, SignupError, SignupErrors, SignupInput},
+    client,
     domain::PasswordInput,
     startup::AppState,
 };
@@ -41,11 +42,24 @@ fn safe_next(next: Option<String>) -> Option<String> {
     next.filter(|n| local_path(n).is_some())
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize)]
 struct LoginView {
     username: String,
     next: Option<String>,
-    error: Option<&'static str>,
+    error: Option<String>,
+    remember: bool,
+}
+
+impl LoginView {
+    /// "Remember me" starts unticked: a lasting session is the person's choice.
+    fn blank(next: Option<String>) -> Self {
+        Self {
+            username: String::new(),
+            next,
+            error: None,
+            remember: false,
+        }
+    }
 }
 
 #[handler]
@@ -54,14 +68,7 @@ async fn login_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
     if view.user().is_some() {
         return Ok(view.redirect(next.as_deref().unwrap_or("/")));
     }
-    view.render(
-        LOGIN_PAGE,
-        LOGIN_FORM,
-        LoginView {
-            next,
-            ..Default::default()
-        },
-    )
+    view.render(LOGIN_PAGE, LOGIN_FORM, LoginView::blank(next))
 }
 
 #[derive(Deserialize)]
@@ -71,26 +78,66 @@ struct LoginForm {
     #[serde(default)]
     password: PasswordInput,
     next: Option<String>,
+    /// The "Remember me" box: present when ticked.
+    remember: Option<String>,
 }
 
 #[handler]
-async fn login(view: View, Data(state): Data<&AppState>, Form(form): Form<LoginForm>) -> WebResult {
+async fn login(
+    view: View,
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Form(form): Form<LoginForm>,
+) -> WebResult {
     let next = safe_next(form.next);
-    match accounts::authenticate(&state.db, &state.hasher, &form.username, &form.password).await {
+    let remember = form.remember.as_deref().is_some_and(is_ticked);
+    let client_ip = client::ip(req, state.settings.trust_proxy);
+    let attempt = accounts::log_in(
+        &state.db,
+        &state.hasher,
+        &state.throttle,
+        &form.username,
+        &form.password,
+        client_ip,
+    )
+    .await;
+    let (status, error, retry_after) = match attempt {
         Ok(user) => {
-            view.session().login(&user).await?;
-            Ok(view.redirect(next.as_deref().unwrap_or("/")))
+            view.session().login(&user, remember).await?;
+            return Ok(view.redirect(next.as_deref().unwrap_or("/")));
         }
-        Err(LoginError::InvalidCredentials) => {
-            let again = LoginView {
-                username: form.username,
-                next,
-                error: Some(accounts::BAD_CREDENTIALS),
-            };
-            unprocessable(view.render(LOGIN_PAGE, LOGIN_FORM, again))
-        }
-        Err(LoginError::Unexpected(e)) => Err(e.into()),
+        Err(LoginError::InvalidCredentials) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            accounts::BAD_CREDENTIALS.to_owned(),
+            None,
+        ),
+        Err(LoginError::Throttled { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            accounts::throttled_message(retry_after),
+            Some(retry_after),
+        ),
+        Err(LoginError::Unexpected(e)) => return Err(e.into()),
+    };
+    let again = LoginView {
+        username: form.username,
+        next,
+        error: Some(error),
+        remember,
+    };
+    let mut resp = view
+        .render(LOGIN_PAGE, LOGIN_FORM, again)?
+        .with_status(status)
+        .into_response();
+    if let Some(wait) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
     }
+    Ok(resp)
+}
+
+/// How browsers send a ticked checkbox (`on`), and what scripts might.
+fn is_ticked(value: &str) -> bool {
+    matches!(value, "on" | "1" | "true" | "yes")
 }
 
 #[derive(Serialize, Default)]
@@ -158,7 +205,8 @@ async fn signup(
     };
     let errors = match accounts::sign_up(&state.db, &state.hasher, input).await {
         Ok(user) => {
-            view.session().login(&user).await?;
+            // Signing up starts a remembered session.
+            view.session().login(&user, true).await?;
             view.flash(format!(
                 "Your account is ready. Welcome to Tangerine, {}!",
                 user.username

@@ -6,11 +6,14 @@ pub mod assets;
 pub mod auth;
 pub mod csrf_guard;
 pub mod error;
+pub mod format;
 pub mod health;
 pub mod home;
 pub mod htmx;
 pub mod posts;
 pub mod render;
+pub mod sessions;
+pub mod settings;
 
 use poem::{Endpoint, EndpointExt, Route};
 
@@ -23,6 +26,8 @@ pub fn routes() -> impl Endpoint {
     let route = home::routes(route);
     let route = accounts::routes(route);
     let route = posts::routes(route);
+    let route = sessions::routes(route);
+    let route = settings::routes(route);
     route
         .with(csrf_guard::CsrfGuard)
         .with(BodyLimit)

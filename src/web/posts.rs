@@ -1,7 +1,6 @@
 //! Posts on the web: the composer, a post's page, editing in place, deleting,
 //! and a person's posts.
 
-use chrono::{DateTime, Utc};
 use poem::{
     IntoResponse, Response, Route, get, handler,
     http::{HeaderValue, StatusCode},
@@ -13,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::CurrentUser,
     error::{WebError, WebResult},
+    format::TimeView,
     htmx,
     render::View,
 };
 use crate::{
-    domain::{Cursor, FeedPage, Post, User},
+    domain::{Cursor, FeedPage, Post, User, session::now},
     posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
     startup::AppState,
 };
@@ -53,22 +53,6 @@ impl From<PostError> for WebError {
     }
 }
 
-/// A time as templates show it: machine-readable and readable.
-#[derive(Serialize)]
-pub struct TimeView {
-    iso: String,
-    text: String,
-}
-
-impl From<DateTime<Utc>> for TimeView {
-    fn from(t: DateTime<Utc>) -> Self {
-        Self {
-            iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: t.format("%-d %b %Y, %H:%M UTC").to_string(),
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct PostView {
     id: String,
@@ -83,14 +67,15 @@ pub struct PostView {
 
 impl PostView {
     pub fn new(post: Post, viewer: Option<&User>) -> Self {
+        let now = now();
         Self {
             id: post.id.to_string(),
             mine: viewer.is_some_and(|u| u.id == post.author_id),
             author: post.author,
             title: post.title,
             body_html: post.body_html,
-            created: post.created_at.into(),
-            edited: post.updated_at.map(Into::into),
+            created: TimeView::at(post.created_at, now),
+            edited: post.updated_at.map(|t| TimeView::at(t, now)),
         }
     }
 }
@@ -321,11 +306,11 @@ async fn delete_post(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    let post = posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
     if view.hx().request {
         return Ok(deleted_in_place(&view, &id));
     }
-    view.flash("Your post is deleted.")?;
+    view.flash(format!("Your post “{}” is deleted.", post.title))?;
     Ok(view.redirect("/"))
 }
 

@@ -114,7 +114,7 @@ impl View {
 
     /// A whole page, showing (and so consuming) any flash messages.
     pub fn page(&self, page: &str, ctx: impl Serialize) -> Result<Response, WebError> {
-        let flash: Vec<String> = self.session.remove(FLASH).unwrap_or_default();
+        let flash: Vec<String> = self.session.take_all(FLASH);
         self.html(page, ctx, flash)
     }
 
@@ -152,13 +152,8 @@ impl View {
 
     /// Queues a message for the next whole page this person sees.
     pub fn flash(&self, message: impl Into<String>) -> Result<(), WebError> {
-        let mut messages: Vec<String> = self.session.get(FLASH).unwrap_or_default();
-        messages.push(message.into());
-        if messages.len() > FLASH_KEEP {
-            messages.drain(..messages.len() - FLASH_KEEP);
-        }
         self.session
-            .insert(FLASH, &messages)
+            .push(FLASH, &message.into(), FLASH_KEEP)
             .map_err(|e| anyhow::Error::new(e).context("Failed to queue a message"))?;
         Ok(())
     }

@@ -203,6 +203,11 @@ impl TestApp {
         Browser::new(self.browser.address.clone())
     }
 
+    /// Another browser that says it is `user_agent`.
+    pub fn browser_as(&self, user_agent: &str) -> Browser {
+        Browser::with_user_agent(self.browser.address.clone(), user_agent)
+    }
+
     /// Stores `n` sessions that expired a minute ago, as if their owners
     /// had left long before the server's purge came round.
     pub async fn insert_expired_sessions(&self, n: usize) {
@@ -224,6 +229,7 @@ impl TestApp {
                         expires_at: past,
                         absolute_expires_at: past,
                     },
+                    remember: true,
                     client: &ClientInfo::default(),
                 },
             )
@@ -268,8 +274,12 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(address: String) -> Self {
+        Self::with_user_agent(address, USER_AGENT)
+    }
+
+    pub fn with_user_agent(address: String, user_agent: &str) -> Self {
         let client = Client::builder()
-            .user_agent(USER_AGENT)
+            .user_agent(user_agent)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -446,6 +456,16 @@ impl Browser {
         let resp = self.login(username, PASSWORD).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login of {username}");
     }
+
+    /// The public id of this browser's session, as the API lists it.
+    pub async fn session_id(&self) -> uuid::Uuid {
+        sessions_listed(self)
+            .await
+            .into_iter()
+            .find(|(_, current)| *current)
+            .map(|(id, _)| id)
+            .expect("this browser's session is listed")
+    }
 }
 
 /// The value of the first `csrf_token` input in `html`.
@@ -492,6 +512,23 @@ pub fn header_of(resp: &Response, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The sessions `/api/sessions` lists for a browser: (id, current).
+pub async fn sessions_listed(browser: &Browser) -> Vec<(uuid::Uuid, bool)> {
+    let resp = browser.get("/api/sessions").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let list: serde_json::Value = resp.json().await.expect("JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().parse().unwrap(),
+                s["current"].as_bool().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -374,7 +374,11 @@ async fn deleting_without_javascript_goes_back_to_the_feed() {
     let resp = app.submit(&format!("/posts/{id}/delete"), &[]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp).as_deref(), Some("/"));
-    assert!(app.get_text("/").await.contains("Your post is deleted."));
+    assert!(
+        app.get_text("/")
+            .await
+            .contains("Your post “Doomed” is deleted.")
+    );
     assert_eq!(
         app.get(&format!("/posts/{id}")).await.status(),
         StatusCode::NOT_FOUND

@@ -396,7 +396,15 @@ async fn the_purge_works_through_many_batches() {
 
 #[tokio::test]
 async fn a_background_task_purges_expired_rows_without_any_request() {
-    let app = spawn_app_with(&["--session-idle", "1s", "--session-refresh", "0s"]).await;
+    let app = spawn_app_with(&[
+        "--session-idle",
+        "1s",
+        "--session-idle-short",
+        "1s",
+        "--session-refresh",
+        "0s",
+    ])
+    .await;
     app.signed_up("alice").await;
     app.new_browser().logged_in("alice").await;
     assert_eq!(app.count("sessions").await, 2);

@@ -1,0 +1,140 @@
+//! "Your sessions": where a person is logged in, and ending any of them.
+
+use anyhow::Context;
+use poem::{
+    Response, Route, get, handler,
+    http::StatusCode,
+    post,
+    web::{Data, Path},
+};
+use serde::Serialize;
+
+use super::{
+    auth::CurrentUser,
+    error::{WebError, WebResult},
+    format::TimeView,
+    htmx,
+    render::View,
+};
+use crate::{
+    domain::{User, session::now},
+    session::listing::{self, SessionSummary},
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route
+        .at("/sessions", get(index))
+        .at("/sessions/revoke-others", post(revoke_others))
+        .at("/sessions/:id/revoke", post(revoke))
+}
+
+const PAGE: &str = "pages/sessions/index.html";
+const LIST: &str = "fragments/sessions/list.html";
+
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    browser: String,
+    os: String,
+    ip: String,
+    started: TimeView,
+    last_active: TimeView,
+    remembered: bool,
+    current: bool,
+}
+
+impl SessionView {
+    fn new(s: SessionSummary) -> Self {
+        let now = now();
+        Self {
+            id: s.id.to_string(),
+            browser: s.device.browser,
+            os: s.device.os,
+            ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
+            started: TimeView::at(s.created_at, now),
+            last_active: TimeView::at(s.last_seen_at, now),
+            remembered: s.remember,
+            current: s.current,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ListView {
+    sessions: Vec<SessionView>,
+    /// The most a person may keep (documented on the page).
+    limit: u32,
+}
+
+async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<ListView> {
+    let sessions = listing::list(&state.db, user, view.session().id())
+        .await
+        .context("Failed to list sessions")?;
+    Ok(ListView {
+        sessions: sessions.into_iter().map(SessionView::new).collect(),
+        limit: state.settings.max_sessions_per_user,
+    })
+}
+
+#[handler]
+async fn index(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+) -> WebResult {
+    let list = list_view(&view, state, &user).await?;
+    view.render(PAGE, LIST, list)
+}
+
+/// Ends one session. Under htmx the row disappears in place; without
+/// JavaScript the browser comes back to the list.
+#[handler]
+async fn revoke(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+) -> WebResult {
+    let not_found = WebError::NotFound("There is no such session of yours.");
+    let id = uuid::Uuid::try_parse(&id).map_err(|_| not_found)?;
+    if view.session().id() == Some(id) {
+        // Ending the session in use is logging out.
+        view.session().logout().await?;
+        return Ok(view.redirect("/login"));
+    }
+    let ended = listing::revoke(&state.db, &user, id)
+        .await
+        .context("Failed to end a session")?;
+    if !ended {
+        return Err(WebError::NotFound("There is no such session of yours."));
+    }
+    if view.hx().wants_fragment() {
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header("Vary", htmx::VARY_VALUE)
+            .body(""));
+    }
+    view.flash("That session is logged out.")?;
+    Ok(view.redirect("/sessions"))
+}
+
+/// Ends every session but this one.
+#[handler]
+async fn revoke_others(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+) -> WebResult {
+    let current = view.session().id().ok_or(WebError::LoginRequired)?;
+    let ended = listing::revoke_others(&state.db, &user, current)
+        .await
+        .context("Failed to end sessions")?;
+    if view.hx().wants_fragment() {
+        let list = list_view(&view, state, &user).await?;
+        return view.fragment(LIST, list);
+    }
+    let noun = if ended == 1 { "session" } else { "sessions" };
+    view.flash(format!("{ended} other {noun} logged out."))?;
+    Ok(view.redirect("/sessions"))
+}

@@ -1,0 +1,149 @@
+//! Settings: changing the password.
+
+use poem::{
+    IntoResponse, Request, Route, get, handler,
+    http::{HeaderValue, StatusCode, header},
+    web::{Data, Form},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{auth::CurrentUser, error::WebResult, render::View};
+use crate::{
+    accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
+    client,
+    domain::PasswordInput,
+    session::listing,
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route.at(
+        "/settings/password",
+        get(password_form).post(change_password),
+    )
+}
+
+const PAGE: &str = "pages/settings/password.html";
+const FORM: &str = "fragments/settings/password_form.html";
+
+#[derive(Serialize, Default)]
+struct FormView {
+    errors: ErrorsView,
+    /// A refusal that is about the whole form (too many attempts).
+    error: Option<String>,
+}
+
+#[derive(Serialize, Default)]
+struct ErrorsView {
+    current_password: Option<String>,
+    new_password: Option<String>,
+    new_password_confirm: Option<String>,
+}
+
+impl From<PasswordChangeErrors> for ErrorsView {
+    fn from(e: PasswordChangeErrors) -> Self {
+        Self {
+            current_password: e.current,
+            new_password: e.new,
+            new_password_confirm: e.new_confirm,
+        }
+    }
+}
+
+#[handler]
+async fn password_form(view: View, CurrentUser(_): CurrentUser) -> WebResult {
+    view.render(PAGE, FORM, FormView::default())
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: PasswordInput,
+    #[serde(default)]
+    new_password: PasswordInput,
+    #[serde(default)]
+    new_password_confirm: PasswordInput,
+}
+
+/// On success every other session of the person ends and this one gets a new
+/// secret (a new cookie), so a stolen copy of the old cookie stops working.
+#[handler]
+async fn change_password(
+    view: View,
+    req: &Request,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Form(form): Form<PasswordForm>,
+) -> WebResult {
+    let change = PasswordChange {
+        current: &form.current_password,
+        new: &form.new_password,
+        new_confirm: Some(&form.new_password_confirm),
+    };
+    let client_ip = client::ip(req, state.settings.trust_proxy);
+    let result = accounts::change_password(
+        &state.db,
+        &state.hasher,
+        &state.throttle,
+        &user,
+        change,
+        client_ip,
+    )
+    .await;
+    let (status, again, retry_after) = match result {
+        Ok(()) => {
+            let ended = end_other_sessions(&view, state, &user).await?;
+            view.session().renew_secret().await?;
+            let noun = if ended == 1 {
+                "session was"
+            } else {
+                "sessions were"
+            };
+            view.flash(format!(
+                "Your password is changed. {ended} other {noun} logged out."
+            ))?;
+            return Ok(view.redirect("/sessions"));
+        }
+        Err(PasswordChangeError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FormView {
+                errors: errors.into(),
+                error: None,
+            },
+            None,
+        ),
+        Err(PasswordChangeError::Throttled { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            FormView {
+                errors: ErrorsView::default(),
+                error: Some(accounts::throttled_message(retry_after)),
+            },
+            Some(retry_after),
+        ),
+        Err(PasswordChangeError::Unexpected(e)) => return Err(e.into()),
+    };
+    let mut resp = view
+        .render(PAGE, FORM, again)?
+        .with_status(status)
+        .into_response();
+    if let Some(wait) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    }
+    Ok(resp)
+}
+
+async fn end_other_sessions(
+    view: &View,
+    state: &AppState,
+    user: &crate::domain::User,
+) -> WebResult<u64> {
+    use anyhow::Context;
+    let current = view
+        .session()
+        .id()
+        .ok_or(super::error::WebError::LoginRequired)?;
+    Ok(listing::revoke_others(&state.db, user, current)
+        .await
+        .context("Failed to end other sessions")?)
+}
