@@ -50,8 +50,11 @@ pub const STRICT_CSP: &str = "default-src 'self'; script-src 'self'; style-src '
 img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Headers that every response carries. A response that set its own
-/// Content-Security-Policy (the API explorer) keeps it.
+/// Headers that every response carries. Documents (HTML, and SVG, which can
+/// hold script) get the Content-Security-Policy; a response that set its own
+/// (the API explorer) keeps it. Other types leave it out: browsers apply it
+/// to the viewer they show an image or a JSON file in, whose own inline
+/// styles it would then block.
 pub struct SecurityHeaders {
     pub hsts: bool,
 }
@@ -80,13 +83,20 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
             Ok(resp) => resp.into_response(),
             Err(err) => err.into_response(),
         };
+        let is_document = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("image/svg+xml"));
         let headers = resp.headers_mut();
         let mut set = |name: HeaderName, value: &'static str| {
             headers
                 .entry(name)
                 .or_insert(HeaderValue::from_static(value));
         };
-        set(header::CONTENT_SECURITY_POLICY, STRICT_CSP);
+        if is_document {
+            set(header::CONTENT_SECURITY_POLICY, STRICT_CSP);
+        }
         set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         set(header::X_FRAME_OPTIONS, "DENY");
         set(header::REFERRER_POLICY, "same-origin");

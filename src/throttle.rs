@@ -32,9 +32,17 @@ pub struct AttemptKeys {
 }
 
 impl AttemptKeys {
-    /// Names count case-insensitively, as logins match them.
+    /// Names count case-insensitively, as logins match them. Control
+    /// characters are dropped: they can be in no name, and some databases
+    /// refuse them in text.
     pub fn new(username: &str, ip: Option<IpAddr>) -> Self {
-        let name: String = username.trim().to_lowercase().chars().take(64).collect();
+        let name: String = username
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         Self {
             user: format!("user:{name}"),
             ip: ip.map(|ip| format!("ip:{ip}")),

@@ -26,11 +26,20 @@ pub struct PostsApi;
 #[derive(Object)]
 #[oai(example)]
 pub struct NewPost {
-    /// 1–120 characters, not all blank; trimmed.
-    #[oai(validator(min_length = 1, max_length = 120, pattern = r"\S"))]
+    /// 1–120 characters, not all blank, no control characters; trimmed.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub title: String,
-    /// Markdown (CommonMark), 1–10,000 characters, not all blank; trimmed.
-    #[oai(validator(min_length = 1, max_length = 10000, pattern = r"\S"))]
+    /// Markdown (CommonMark), 1–10,000 characters, not all blank, no control
+    /// characters but tabs and line breaks; trimmed.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+    ))]
     pub body: String,
 }
 
@@ -46,12 +55,42 @@ impl Example for NewPost {
 /// A change to a post: the title, the body, or both.
 #[derive(Object)]
 pub struct PostChange {
-    /// 1–120 characters, not all blank; trimmed.
-    #[oai(validator(min_length = 1, max_length = 120, pattern = r"\S"))]
+    /// As for a new post.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
     pub title: Option<String>,
-    /// Markdown, 1–10,000 characters, not all blank; trimmed.
-    #[oai(validator(min_length = 1, max_length = 10000, pattern = r"\S"))]
+    /// As for a new post.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+    ))]
     pub body: Option<String>,
+}
+
+/// The spec's patterns are the domain's rules, written out (the derive
+/// needs literals).
+#[cfg(test)]
+#[test]
+fn the_spec_patterns_are_the_domain_rules() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&super::spec_json("tangerine_session").unwrap()).unwrap();
+    for schema in ["NewPost", "PostChange"] {
+        let props = &spec["components"]["schemas"][schema]["properties"];
+        assert_eq!(
+            props["title"]["pattern"],
+            crate::domain::post::TITLE_PATTERN,
+            "{schema}"
+        );
+        assert_eq!(
+            props["body"]["pattern"],
+            crate::domain::post::BODY_PATTERN,
+            "{schema}"
+        );
+    }
 }
 
 error_set! {

@@ -10,6 +10,14 @@ use uuid::Uuid;
 pub const TITLE_MAX: usize = 120;
 pub const BODY_MAX: usize = 10_000;
 
+/// The title rule as a pattern, for the API spec: no control characters, and
+/// at least one that is not blank. (Written without look-arounds, so that it
+/// means the same to JSON Schema and to the server's regex engine.)
+pub const TITLE_PATTERN: &str = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$";
+/// The body rule as a pattern: tabs and line breaks allowed, no other control
+/// character, and at least one character that is not blank.
+pub const BODY_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
+
 /// A post's title: trimmed, 1–120 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostTitle(String);
@@ -24,6 +32,8 @@ pub enum PostTitleError {
     Empty,
     #[error("A title has at most {TITLE_MAX} characters.")]
     TooLong,
+    #[error("A title cannot hold control characters.")]
+    ControlCharacter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,11 +42,16 @@ pub enum PostBodyError {
     Empty,
     #[error("A post has at most {BODY_MAX} characters.")]
     TooLong,
+    #[error("A post cannot hold control characters other than tabs and line breaks.")]
+    ControlCharacter,
 }
 
 impl PostTitle {
     pub fn parse(raw: &str) -> Result<Self, PostTitleError> {
         let title = raw.trim();
+        if title.chars().any(char::is_control) {
+            return Err(PostTitleError::ControlCharacter);
+        }
         match title.chars().count() {
             0 => Err(PostTitleError::Empty),
             n if n > TITLE_MAX => Err(PostTitleError::TooLong),
@@ -52,6 +67,12 @@ impl PostTitle {
 impl PostBody {
     pub fn parse(raw: &str) -> Result<Self, PostBodyError> {
         let body = raw.trim();
+        if body
+            .chars()
+            .any(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(PostBodyError::ControlCharacter);
+        }
         match body.chars().count() {
             0 => Err(PostBodyError::Empty),
             n if n > BODY_MAX => Err(PostBodyError::TooLong),
@@ -193,6 +214,65 @@ mod tests {
             PostBody::parse(&"x".repeat(10_001)),
             Err(PostBodyError::TooLong)
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_tabs_and_line_breaks_live_in_bodies() {
+        assert_eq!(
+            PostTitle::parse("a\u{0}b"),
+            Err(PostTitleError::ControlCharacter)
+        );
+        assert_eq!(
+            PostTitle::parse("line\nbreak"),
+            Err(PostTitleError::ControlCharacter)
+        );
+        assert_eq!(
+            PostBody::parse("nul \u{0} byte"),
+            Err(PostBodyError::ControlCharacter)
+        );
+        assert_eq!(
+            PostBody::parse("bell \u{7}"),
+            Err(PostBodyError::ControlCharacter)
+        );
+        assert!(PostBody::parse("tab\there\r\nand lines\n").is_ok());
+    }
+
+    #[test]
+    fn the_published_patterns_say_what_parsing_does() {
+        let title = matcher(TITLE_PATTERN);
+        let body = matcher(BODY_PATTERN);
+        for (s, ok) in [
+            ("Hello", true),
+            ("  x ", true),
+            ("   ", false),
+            ("", false),
+            ("a\u{0}", false),
+            ("a\nb", false),
+            ("é 🍊", true),
+        ] {
+            assert_eq!(title(s), ok, "title {s:?}");
+            assert_eq!(
+                PostTitle::parse(s).is_ok(),
+                ok || s.chars().count() > TITLE_MAX,
+                "parse title {s:?}"
+            );
+        }
+        for (s, ok) in [
+            ("Hello", true),
+            ("a\n\tb", true),
+            (" \n ", false),
+            ("x\u{0}", false),
+            ("x\u{1b}", false),
+        ] {
+            assert_eq!(body(s), ok, "body {s:?}");
+            assert_eq!(PostBody::parse(s).is_ok(), ok, "parse body {s:?}");
+        }
+    }
+
+    /// The patterns, checked the way the API's validator checks them.
+    fn matcher(pattern: &str) -> impl Fn(&str) -> bool {
+        let re = regex::Regex::new(pattern).unwrap();
+        move |s| re.is_match(s)
     }
 
     #[test]

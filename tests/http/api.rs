@@ -701,3 +701,27 @@ async fn people_and_their_posts() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_on_every_database() {
+    // PostgreSQL refuses NUL in text: it must never get that far.
+    let app = spawn_app().await;
+    app.api_user("alice").await;
+    for body in [
+        json!({"title": "nul \u{0} inside", "body": "b"}),
+        json!({"title": "t", "body": "nul \u{0} inside"}),
+        json!({"title": "line\nbreak", "body": "b"}),
+    ] {
+        let resp = app.api_send(Method::POST, "/api/posts", Some(body)).await;
+        error_of(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid").await;
+    }
+    let login = app
+        .new_browser()
+        .api_post(
+            "/api/session",
+            json!({"username": "ali\u{0}ce", "password": PASSWORD}),
+        )
+        .await;
+    error_of(login, StatusCode::UNAUTHORIZED, "bad_credentials").await;
+    assert_eq!(app.count("posts").await, 0);
+}

@@ -650,3 +650,22 @@ async fn two_hundred_concurrent_posts_make_exactly_two_hundred_rows() {
     }
     assert_eq!(titles.len(), 200);
 }
+
+#[tokio::test]
+async fn a_nul_byte_in_a_form_is_an_inline_error_not_a_500() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let resp = app
+        .submit("/posts", &[("title", "a\u{0}b"), ("body", "text")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("cannot hold control characters")
+    );
+    let login = app.new_browser().login("ali\u{0}ce", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("posts").await, 0);
+}

@@ -127,6 +127,31 @@ async fn every_html_answer_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn documents_get_the_policy_and_other_types_only_nosniff() {
+    let app = spawn_app().await;
+    for path in ["/assets/favicon.svg"] {
+        let resp = app.get(path).await;
+        assert!(
+            header_of(&resp, "content-security-policy").is_some(),
+            "{path}: SVG can hold script"
+        );
+    }
+    for path in ["/favicon.ico", "/assets/theme.css", "/api/posts"] {
+        let resp = app.get(path).await;
+        assert_eq!(
+            header_of(&resp, "x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        // Browsers would apply it to the viewer they show the file in.
+        assert!(
+            header_of(&resp, "content-security-policy").is_none(),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_hold_no_inline_script_style_or_event_handler() {
     let app = spawn_app().await;
     let mut pages = vec![
