@@ -1,0 +1,151 @@
+// Shared helpers for the browser tests: a real Tangerine server on a random
+// port with a fresh SQLite file, Debian's Chromium through playwright-core,
+// and contexts that record every console error, page error and
+// Content-Security-Policy violation.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.TANGERINE_BIN ?? path.join(ROOT, 'target/debug/tangerine');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const PASSWORD = 'correct horse battery';
+
+/** Starts the binary; resolves once it serves, with its address. */
+export async function startServer(extraArgs = []) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tangerine-e2e-'));
+  const child = spawn(
+    BIN,
+    ['--addr', '127.0.0.1:0', '--database-url', `sqlite://${dir}/e2e.db`, ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
+  );
+  const log = [];
+  const base = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr });
+    lines.on('line', (line) => {
+      log.push(line);
+      const serving = line.includes('Tangerine is serving') && line.match(/addr=(\S+)/);
+      if (serving) resolve(`http://${serving[1]}`);
+    });
+    child.once('exit', (code) => reject(new Error(`tangerine exited (${code}):\n${log.join('\n')}`)));
+    child.once('error', reject);
+  });
+  return {
+    base,
+    log,
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with nothing that reaches out to the network. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/**
+ * A browser context whose pages report problems into `context.problems`:
+ * console errors (Chromium reports CSP violations and failed loads there),
+ * uncaught page errors, and `securitypolicyviolation` events.
+ */
+export async function newContext(browser, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  context.problems = [];
+  const watch = (page) => {
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') context.problems.push(`${page.url()} console: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => context.problems.push(`${page.url()} error: ${err.message}`));
+  };
+  context.on('page', watch);
+  if (options.javaScriptEnabled !== false) {
+    // Runs before any page script, outside the page's CSP.
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+      });
+    });
+  }
+  return context;
+}
+
+/**
+ * Fails with every problem the context's pages reported. Chromium logs every
+ * 4xx answer to a script's request as "Failed to load resource"; the statuses
+ * a test provokes on purpose (a form error is a 422) are passed in `expected`.
+ */
+export function assertNoProblems(assert, context, { expected = [] } = {}) {
+  const unexpected = context.problems.filter(
+    (p) => !expected.some((status) => p.includes(`the server responded with a status of ${status}`)),
+  );
+  assert.deepStrictEqual(unexpected, [], 'no console errors and no CSP violations');
+}
+
+export async function signUp(page, base, username) {
+  await page.goto(`${base}/signup`);
+  await page.fill('#signup-username', username);
+  await page.fill('#signup-password', PASSWORD);
+  await page.fill('#signup-password-confirm', PASSWORD);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('#signup-form button[type=submit]')]);
+}
+
+export async function logIn(page, base, username, { remember = false, next } = {}) {
+  await page.goto(next ? `${base}/login?next=${encodeURIComponent(next)}` : `${base}/login`);
+  await page.fill('#login-username', username);
+  await page.fill('#login-password', PASSWORD);
+  if (remember) await page.check('#login-remember');
+  await Promise.all([page.waitForURL(`${base}${next ?? '/'}`), page.click('#login-form button[type=submit]')]);
+}
+
+export async function logOut(page, base) {
+  await Promise.all([page.waitForURL(`${base}/login`), page.click('.site-nav form[action="/logout"] button')]);
+}
+
+/** Publishes posts through the API with the context's own session cookie. */
+export async function seedPosts(context, base, count, prefix = 'Seeded post') {
+  const { token } = await (await context.request.get(`${base}/api/session/csrf`)).json();
+  for (let i = 1; i <= count; i++) {
+    const resp = await context.request.post(`${base}/api/posts`, {
+      headers: { 'X-CSRF-Token': token },
+      data: {
+        title: `${prefix} ${i}`,
+        body: `Number **${i}** of ${count}: a few words about oranges, [a link](https://example.org/) and \`code\`.`,
+      },
+    });
+    if (resp.status() !== 201) throw new Error(`seeding failed: ${resp.status()} ${await resp.text()}`);
+  }
+}
+
+/** Marks the document, to tell later whether it was replaced by a navigation. */
+export async function markDocument(page) {
+  await page.evaluate(() => {
+    window.__tangerineMark = 'still here';
+  });
+}
+
+export async function documentWasKept(page) {
+  return page.evaluate(() => window.__tangerineMark === 'still here');
+}
