@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's allocator: a page view allocates many small
+/// values on several threads, where glibc's arenas spend their time in locks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use tangerine::{config::Cli, telemetry};
 

@@ -25,10 +25,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10));
+        .record_stmt_in_spans(false)
+        .acquire_timeout(Duration::from_secs(10))
+        // Checking a connection on every acquire costs a round trip per
+        // query; checking only those idle for a while still weeds out
+        // connections a database server dropped.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
+        // SQLite takes one writer at a time, and each sqlx connection is a
+        // thread of its own: a few connections keep readers busy without
+        // crowding a small machine's cores with threads.
         options
-            .max_connections(8)
+            .max_connections(4)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)

@@ -136,12 +136,15 @@ pub async fn find_by_secret_hash(
     db: &impl ConnectionTrait,
     secret_hash: &[u8],
 ) -> Result<Option<StoredSession>, DbErr> {
-    let row = select_stored()
+    // The hash is unique, so at most one row comes back. Without the
+    // `LIMIT ?` that `one()` adds, SQLite keeps this hot statement prepared
+    // (a bound LIMIT is read when planning, so it would be prepared anew).
+    let rows = select_stored()
         .filter(sessions::Column::SecretHash.eq(secret_hash.to_vec()))
         .into_model::<SessionRow>()
-        .one(db)
+        .all(db)
         .await?;
-    Ok(row.map(Into::into))
+    Ok(rows.into_iter().next().map(Into::into))
 }
 
 pub async fn find_by_id(

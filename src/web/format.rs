@@ -1,7 +1,19 @@
 //! How times read on a page: machine-readable, readable, and relative.
 
-use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
+
+use chrono::{
+    DateTime, Utc,
+    format::{Item, StrftimeItems},
+};
 use serde::Serialize;
+
+/// "29 Nov 2026, 20:13 UTC", parsed once rather than for every time shown.
+static READABLE: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
+    StrftimeItems::new("%-d %b %Y, %H:%M UTC")
+        .parse_to_owned()
+        .unwrap_or_default()
+});
 
 /// A time as templates show it, in a `<time datetime="…">`.
 #[derive(Debug, Serialize)]
@@ -10,16 +22,25 @@ pub struct TimeView {
     pub iso: String,
     /// "29 Nov 2026, 20:13 UTC"
     pub text: String,
-    /// "5 minutes ago"
-    pub ago: String,
+    /// "5 minutes ago", where a page shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ago: Option<String>,
 }
 
 impl TimeView {
-    pub fn at(t: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+    pub fn at(t: DateTime<Utc>) -> Self {
         Self {
             iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: t.format("%-d %b %Y, %H:%M UTC").to_string(),
-            ago: ago(t, now),
+            text: t.format_with_items(READABLE.iter()).to_string(),
+            ago: None,
+        }
+    }
+
+    /// The same, with how long ago it was.
+    pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self {
+            ago: Some(ago(t, now)),
+            ..Self::at(t)
         }
     }
 }
@@ -73,8 +94,13 @@ mod tests {
 
     #[test]
     fn readable_and_machine_forms() {
-        let v = TimeView::at(t(0), t(0));
+        let v = TimeView::at(t(0));
         assert_eq!(v.iso, "2027-01-15T08:00:00Z");
         assert_eq!(v.text, "15 Jan 2027, 08:00 UTC");
+        assert_eq!(v.ago, None);
+        assert_eq!(
+            TimeView::ago(t(0), t(120)).ago.as_deref(),
+            Some("2 minutes ago")
+        );
     }
 }

@@ -52,8 +52,8 @@ impl SessionView {
             browser: s.device.browser,
             os: s.device.os,
             ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
-            started: TimeView::at(s.created_at, now),
-            last_active: TimeView::at(s.last_seen_at, now),
+            started: TimeView::ago(s.created_at, now),
+            last_active: TimeView::ago(s.last_seen_at, now),
             remembered: s.remember,
             current: s.current,
         }
