@@ -7,8 +7,8 @@ use uuid::Uuid;
 use crate::{
     db::{self, posts::NewPost},
     domain::{
-        Cursor, FeedPage, Post, PostBody, PostTitle, User, Username, post::PostBodyError,
-        post::PostTitleError, session::now,
+        Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, User, Username, VersionPage,
+        post::PostBodyError, post::PostTitleError, session::now,
     },
 };
 
@@ -188,13 +188,66 @@ pub async fn by_author(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<(User, FeedPage), PostError> {
-    let username = Username::parse(username).map_err(|_| PostError::NotFound)?;
-    let author = db::users::find_by_username(db, &username)
-        .await
-        .context("Failed to look up a user")?
-        .ok_or(PostError::NotFound)?;
+    let author = author_named(db, username).await?;
     let page = page(db, Some(author.id), before, limit).await?;
     Ok((author, page))
+}
+
+/// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
+pub async fn feed_versions(
+    db: &DatabaseConnection,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<VersionPage, PostError> {
+    versions(db, None, before, limit).await
+}
+
+/// A page of one person's posts as versions, with the person.
+pub async fn versions_by_author(
+    db: &DatabaseConnection,
+    username: &str,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<(User, VersionPage), PostError> {
+    let author = author_named(db, username).await?;
+    let page = versions(db, Some(author.id), before, limit).await?;
+    Ok((author, page))
+}
+
+/// The posts with these ids (the ones that still exist).
+pub async fn get_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Post>, PostError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(db::posts::find_many(db, ids)
+        .await
+        .context("Failed to load posts")?)
+}
+
+async fn author_named(db: &DatabaseConnection, username: &str) -> Result<User, PostError> {
+    let username = Username::parse(username).map_err(|_| PostError::NotFound)?;
+    db::users::find_by_username(db, &username)
+        .await
+        .context("Failed to look up a user")?
+        .ok_or(PostError::NotFound)
+}
+
+async fn versions(
+    db: &DatabaseConnection,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<VersionPage, PostError> {
+    let mut versions = db::posts::page_versions(db, author, before, limit + 1)
+        .await
+        .context("Failed to load a page of posts")?;
+    let next = if versions.len() as u64 > limit {
+        versions.truncate(limit as usize);
+        versions.last().map(PostVersion::cursor)
+    } else {
+        None
+    };
+    Ok(VersionPage { versions, next })
 }
 
 async fn page(

@@ -20,7 +20,7 @@ use crate::{
     passwords::PasswordHasher,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
     throttle::LoginThrottle,
-    web::{self, assets, health, render::Templates},
+    web::{self, assets, cards::Cards, health, render::Templates},
 };
 
 /// The background task deletes expired sessions every half idle time, but
@@ -157,6 +157,7 @@ impl Application {
             .nest("/", dynamic)
             .data(self.state)
             .data(self.templates)
+            .data(Arc::new(Cards::default()))
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{Cursor, Post},
+    domain::{Cursor, Post, PostVersion},
     entities::{posts, users},
 };
 
@@ -92,15 +92,14 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Post>, D
     Ok(row.map(Into::into))
 }
 
-/// Up to `limit` posts older than `before` (all, without it), newest first;
-/// only `author`'s when given.
-pub async fn page(
+/// Filters, orders and limits `query` to a page of the feed.
+fn paged<E: EntityTrait>(
     db: &impl ConnectionTrait,
+    mut query: sea_orm::Select<E>,
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
-) -> Result<Vec<Post>, DbErr> {
-    let mut query = select_posts();
+) -> sea_orm::Statement {
     if let Some(author) = author {
         query = query.filter(posts::Column::AuthorId.eq(author));
     }
@@ -115,10 +114,71 @@ pub async fn page(
             .lt(Expr::tuple([Expr::val(c.created_at), Expr::val(c.id)])),
         );
     }
-    let rows = query
+    let query = query
         .order_by(posts::Column::CreatedAt, Order::Desc)
-        .order_by(posts::Column::Id, Order::Desc)
-        .limit(limit)
+        .order_by(posts::Column::Id, Order::Desc);
+    let mut stmt = db
+        .get_database_backend()
+        .build(QueryTrait::as_query(&query));
+    // A literal LIMIT, not a bound one: SQLite reads a bound LIMIT's value
+    // when planning, and so prepares the statement again on every run.
+    stmt.sql.push_str(&format!(" LIMIT {limit}"));
+    stmt
+}
+
+/// Up to `limit` posts older than `before` (all, without it), newest first;
+/// only `author`'s when given.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<Vec<Post>, DbErr> {
+    let stmt = paged(db, select_posts(), author, before, limit);
+    let rows = PostRow::find_by_statement(stmt).all(db).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+#[derive(FromQueryResult)]
+struct VersionRow {
+    id: Uuid,
+    author_id: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+/// The same page as [`page`], as versions only: a few small columns, for
+/// readers that keep rendered copies of posts.
+pub async fn page_versions(
+    db: &impl ConnectionTrait,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<Vec<PostVersion>, DbErr> {
+    let query = posts::Entity::find().select_only().columns([
+        posts::Column::Id,
+        posts::Column::AuthorId,
+        posts::Column::CreatedAt,
+        posts::Column::UpdatedAt,
+    ]);
+    let stmt = paged(db, query, author, before, limit);
+    let rows = VersionRow::find_by_statement(stmt).all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PostVersion {
+            id: r.id,
+            author_id: r.author_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+/// The posts with these ids, in no particular order; ids of deleted posts
+/// are simply missing.
+pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Post>, DbErr> {
+    let rows = select_posts()
+        .filter(posts::Column::Id.is_in(ids.iter().copied()))
         .into_model::<PostRow>()
         .all(db)
         .await?;

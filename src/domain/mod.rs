@@ -10,7 +10,7 @@ pub mod user_agent;
 pub mod username;
 
 pub use password::{Password, PasswordError, PasswordInput};
-pub use post::{Cursor, FeedPage, Post, PostBody, PostTitle};
+pub use post::{Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, VersionPage};
 pub use session::{SessionPolicy, SessionSecret};
 pub use user::User;
 pub use username::{Username, UsernameError};

@@ -152,6 +152,44 @@ impl Post {
     }
 }
 
+/// What identifies one version of a post: enough to page a feed, to tell
+/// whose it is, and to know whether a copy rendered earlier is still right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PostVersion {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl PostVersion {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+impl Post {
+    pub fn version(&self) -> PostVersion {
+        PostVersion {
+            id: self.id,
+            author_id: self.author_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// One page of a feed as versions only, newest first, and where the next
+/// one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionPage {
+    pub versions: Vec<PostVersion>,
+    pub next: Option<Cursor>,
+}
+
 /// One page of a feed, newest first, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPage {

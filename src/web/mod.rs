@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod cards;
 pub mod csrf_guard;
 pub mod error;
 pub mod format;

@@ -11,13 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
+    cards::Card,
     error::{WebError, WebResult},
-    format::TimeView,
     htmx,
     render::View,
 };
+use sea_orm::DatabaseConnection;
+
 use crate::{
-    domain::{Cursor, FeedPage, Post, User, session::now},
+    domain::{Cursor, Post, VersionPage},
     posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
     startup::AppState,
 };
@@ -53,51 +55,69 @@ impl From<PostError> for WebError {
     }
 }
 
+/// A post as a page shows it: its card (the same for every reader) and
+/// whether this reader may edit and delete it.
 #[derive(Serialize)]
 pub struct PostView {
     id: String,
-    author: String,
     title: String,
-    body_html: String,
-    created: TimeView,
-    edited: Option<TimeView>,
+    /// Rendered HTML, from the card cache.
+    card: Card,
     /// Whether the viewer wrote it (and so may edit and delete it).
     mine: bool,
 }
 
 impl PostView {
-    pub fn new(post: Post, viewer: Option<&User>) -> Self {
-        let now = now();
-        Self {
+    pub fn new(view: &View, post: &Post) -> WebResult<Self> {
+        let card = view.cards().card(view.templates(), post)?;
+        Ok(Self {
             id: post.id.to_string(),
-            mine: viewer.is_some_and(|u| u.id == post.author_id),
-            author: post.author,
-            title: post.title,
-            body_html: post.body_html,
-            created: TimeView::at(post.created_at, now),
-            edited: post.updated_at.map(|t| TimeView::at(t, now)),
-        }
+            title: post.title.clone(),
+            card,
+            mine: view.user().is_some_and(|u| u.id == post.author_id),
+        })
     }
 }
 
 /// A page of a feed, and the address of the next one.
 #[derive(Serialize)]
 pub struct FeedView {
-    posts: Vec<PostView>,
+    posts: Vec<FeedItem>,
     next_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FeedItem {
+    id: String,
+    card: Card,
+    mine: bool,
 }
 
 impl FeedView {
     /// `base` is the feed's own address (`/` or `/u/alice`).
-    pub fn new(page: FeedPage, viewer: Option<&User>, base: &str) -> Self {
-        Self {
-            posts: page
-                .posts
-                .into_iter()
-                .map(|p| PostView::new(p, viewer))
-                .collect(),
-            next_url: page.next.map(|c| format!("{base}?before={c}")),
+    pub async fn new(
+        view: &View,
+        db: &DatabaseConnection,
+        page: VersionPage,
+        base: &str,
+    ) -> WebResult<Self> {
+        let viewer = view.user().map(|u| u.id);
+        let cards = view
+            .cards()
+            .cards(db, view.templates(), &page.versions)
+            .await?;
+        let mut posts = Vec::with_capacity(cards.len());
+        for (version, card) in cards {
+            posts.push(FeedItem {
+                id: version.id.to_string(),
+                card,
+                mine: viewer == Some(version.author_id),
+            });
         }
+        Ok(Self {
+            posts,
+            next_url: page.next.map(|c| format!("{base}?before={c}")),
+        })
     }
 }
 
@@ -186,7 +206,7 @@ async fn create(
         Ok(post) if inline => {
             // The new post goes on top of the feed; the composer empties.
             let created = CreatedView {
-                post: PostView::new(post, Some(&user)),
+                post: PostView::new(&view, &post)?,
                 form: FormView {
                     inline: true,
                     ..Default::default()
@@ -235,7 +255,7 @@ struct ShowView {
 #[handler]
 async fn show(view: View, Data(state): Data<&AppState>, Path(id): Path<String>) -> WebResult {
     let post = posts::get(&state.db, posts::parse_id(&id)?).await?;
-    let post = PostView::new(post, view.user().as_ref());
+    let post = PostView::new(&view, &post)?;
     view.render(SHOW_PAGE, POST, ShowView { post })
 }
 
@@ -275,7 +295,7 @@ async fn update(
     let id = posts::parse_id(&id)?;
     match posts::update(&state.db, &user, id, form.input()).await {
         Ok(post) if view.hx().wants_fragment() => {
-            let post = PostView::new(post, Some(&user));
+            let post = PostView::new(&view, &post)?;
             view.fragment(POST, ShowView { post })
         }
         Ok(post) => {
@@ -357,14 +377,15 @@ async fn by_author(
     Path(username): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
-    let (author, page) = posts::by_author(&state.db, &username, query.cursor()?, PAGE_SIZE)
-        .await
-        .map_err(|e| match e {
-            PostError::NotFound => WebError::NotFound("There is nobody by that name."),
-            other => other.into(),
-        })?;
+    let (author, page) =
+        posts::versions_by_author(&state.db, &username, query.cursor()?, PAGE_SIZE)
+            .await
+            .map_err(|e| match e {
+                PostError::NotFound => WebError::NotFound("There is nobody by that name."),
+                other => other.into(),
+            })?;
     let base = format!("/u/{}", author.username);
-    let feed = FeedView::new(page, view.user().as_ref(), &base);
+    let feed = FeedView::new(&view, &state.db, page, &base).await?;
     view.render(
         AUTHOR_PAGE,
         FEED_PAGE,

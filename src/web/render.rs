@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::{
     assets,
+    cards::Cards,
     error::WebError,
     htmx::{self, Hx},
 };
@@ -58,6 +59,7 @@ impl Templates {
 #[derive(Clone)]
 pub struct View {
     templates: Arc<Templates>,
+    cards: Arc<Cards>,
     session: Session,
     csrf: Csrf,
     hx: Hx,
@@ -77,12 +79,24 @@ impl View {
         let csrf = req.extensions().get::<Csrf>().cloned().ok_or_else(|| {
             poem::Error::from_string("CSRF layer missing", StatusCode::INTERNAL_SERVER_ERROR)
         })?;
+        let cards = req.data::<Arc<Cards>>().cloned().ok_or_else(|| {
+            poem::Error::from_string("card cache missing", StatusCode::INTERNAL_SERVER_ERROR)
+        })?;
         Ok(Self {
             templates,
+            cards,
             session: Session::of(req)?,
             csrf,
             hx: Hx::of(req),
         })
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    pub fn cards(&self) -> &Cards {
+        &self.cards
     }
 
     pub fn user(&self) -> Option<User> {

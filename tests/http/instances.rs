@@ -149,3 +149,40 @@ async fn a_revocation_on_one_instance_holds_on_the_other() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn an_edit_or_deletion_through_one_instance_shows_at_once_on_the_other() {
+    let database = TestDatabase::fresh().await;
+    let instances = Instances(start_together(&database.url, 2));
+    let on_a = Browser::new(instances.0[0].1.clone());
+    let on_b = same_browser_on(&on_a, &instances.0[1].1);
+    on_a.api_user("alice").await;
+    let created = on_a
+        .api_send(
+            Method::POST,
+            "/api/posts",
+            Some(json!({"title": "First words", "body": "v1"})),
+        )
+        .await;
+    let location = location(&created).unwrap();
+    // A renders (and keeps) the post's card.
+    assert!(on_a.get_text("/").await.contains("First words"));
+
+    let edited = on_b
+        .api_send(
+            Method::PATCH,
+            &location,
+            Some(json!({"title": "Second thoughts"})),
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let home = on_a.get_text("/").await;
+    assert!(
+        home.contains("Second thoughts") && !home.contains("First words"),
+        "{home}"
+    );
+
+    let deleted = on_b.api_send(Method::DELETE, &location, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(!on_a.get_text("/").await.contains("Second thoughts"));
+}
