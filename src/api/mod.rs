@@ -9,6 +9,8 @@ pub mod session;
 pub mod sessions;
 pub mod users;
 
+use std::sync::{Arc, OnceLock};
+
 use anyhow::Context;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler,
@@ -77,24 +79,30 @@ pub fn spec_json(cookie_name: &str) -> anyhow::Result<String> {
     serde_json::to_string_pretty(&spec).context("Failed to write the spec")
 }
 
-/// What `/api/openapi.json` and `/api/docs` serve, made once at start-up.
+/// What `/api/openapi.json` and `/api/docs` serve: the spec made at
+/// start-up, the explorer page (1.6 MB of inlined Swagger UI) on its first
+/// visit, so that an instance nobody explores never holds it.
 #[derive(Clone)]
 pub struct Docs {
-    spec: std::sync::Arc<str>,
-    explorer: std::sync::Arc<str>,
+    spec: Arc<str>,
+    explorer: Arc<OnceLock<String>>,
 }
 
 impl Docs {
     pub fn new(cookie_name: &str) -> anyhow::Result<Self> {
-        let generated = service();
-        let spec = spec_json(cookie_name)?;
-        // The explorer page embeds the generated spec; give it the served one.
-        let page = generated
-            .swagger_ui_html()
-            .replacen(&generated.spec(), &spec, 1);
         Ok(Self {
-            spec: spec.into(),
-            explorer: page.into(),
+            spec: spec_json(cookie_name)?.into(),
+            explorer: Arc::default(),
+        })
+    }
+
+    fn explorer(&self) -> &str {
+        self.explorer.get_or_init(|| {
+            let generated = service();
+            // The page embeds the generated spec; give it the served one.
+            generated
+                .swagger_ui_html()
+                .replacen(&generated.spec(), &self.spec, 1)
         })
     }
 }
@@ -108,7 +116,7 @@ fn openapi_json(Data(docs): Data<&Docs>) -> Response {
 
 #[handler]
 fn docs_page(Data(docs): Data<&Docs>) -> Response {
-    let mut resp = poem::web::Html(docs.explorer.to_string()).into_response();
+    let mut resp = poem::web::Html(docs.explorer().to_owned()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(DOCS_CSP),
