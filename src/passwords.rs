@@ -1,8 +1,8 @@
 //! Password hashing with argon2id, off the async workers.
 //!
 //! Hashing is deliberately slow and memory-hungry (19 MiB each with the OWASP
-//! parameters), so it runs on a few threads of its own, one per CPU, fed by a
-//! queue. A storm of logins then waits its turn instead of multiplying memory
+//! parameters), so it runs on a few threads of its own, one per two CPUs, fed
+//! by a queue. A storm of logins then waits its turn instead of multiplying memory
 //! (a fixed set of threads also keeps the allocator from holding a 19 MiB
 //! block for every thread that ever hashed), and never stalls the async
 //! workers that serve pages.
@@ -72,9 +72,12 @@ impl PasswordHasher {
         }
     }
 
-    /// One permit per available CPU.
+    /// One hashing thread per two CPUs (at least one): a storm of logins
+    /// then leaves half the machine to everything else, so pages stay quick
+    /// while logins queue.
     pub fn per_cpu() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new((cpus / 2).max(1))
     }
 
     /// A PHC string with a fresh random salt.

@@ -35,6 +35,10 @@ struct Args {
     /// Sessions that expired a day ago, for the purge run.
     #[arg(long, default_value_t = 0)]
     expired_sessions: usize,
+    /// One-line posts like the peers' seed ("Seed post number N. Hello from
+    /// the peer."), for a comparison of the stacks alone.
+    #[arg(long)]
+    short_posts: bool,
 }
 
 const WORDS: &[&str] = &[
@@ -131,8 +135,17 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("Failed to sign up {}: {e:?}", args.username))?;
 
     for i in 0..args.posts {
-        let title = format!("Notes from the {} {}", WORDS[i % WORDS.len()], i + 1);
-        let body = post_body(i);
+        let (title, body) = if args.short_posts {
+            (
+                format!("Post {}", i + 1),
+                format!("Seed post number {}. Hello from the peer.", i + 1),
+            )
+        } else {
+            (
+                format!("Notes from the {} {}", WORDS[i % WORDS.len()], i + 1),
+                post_body(i),
+            )
+        };
         posts::create(
             &db,
             &user,
