@@ -82,6 +82,18 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
+    /// 429 with `Retry-After`: too many failed logins lately.
+    pub fn too_many_failures(retry_after: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after.as_secs()),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                crate::accounts::throttled_message(retry_after),
+            )
+        }
+    }
+
     /// The unexpected: logged with its cause, answered without it.
     pub fn internal(cause: anyhow::Error) -> Self {
         tracing::error!(error = ?cause, "API request failed");

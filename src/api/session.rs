@@ -149,13 +149,7 @@ impl SessionApi {
             )
             .into()),
             Err(LoginError::Throttled { retry_after }) => {
-                let mut error = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_failures",
-                    accounts::throttled_message(retry_after),
-                );
-                error.retry_after = Some(retry_after.as_secs());
-                Err(error.into())
+                Err(ApiError::too_many_failures(retry_after).into())
             }
             Err(LoginError::Unexpected(e)) => Err(e.into()),
         }
@@ -243,13 +237,7 @@ impl SessionApi {
                 Err(ApiError::unprocessable(message).into())
             }
             Err(PasswordChangeError::Throttled { retry_after }) => {
-                let mut error = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_failures",
-                    accounts::throttled_message(retry_after),
-                );
-                error.retry_after = Some(retry_after.as_secs());
-                Err(error.into())
+                Err(ApiError::too_many_failures(retry_after).into())
             }
             Err(PasswordChangeError::Unexpected(e)) => Err(e.into()),
         }

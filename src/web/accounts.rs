@@ -2,14 +2,14 @@
 
 use poem::{
     IntoResponse, Request, Route, get, handler,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode},
     post,
     web::{Data, Form, Query},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    error::{WebError, WebResult},
+    error::{WebError, WebResult, with_retry_after},
     htmx::local_path,
     render::View,
 };
@@ -124,15 +124,11 @@ async fn login(
         error: Some(error),
         remember,
     };
-    let mut resp = view
+    let resp = view
         .render(LOGIN_PAGE, LOGIN_FORM, again)?
         .with_status(status)
         .into_response();
-    if let Some(wait) = retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
-    }
-    Ok(resp)
+    Ok(with_retry_after(resp, retry_after))
 }
 
 /// How browsers send a ticked checkbox (`on`), and what scripts might.

@@ -47,6 +47,15 @@ impl From<crate::session::SessionError> for WebError {
     }
 }
 
+/// Adds `Retry-After` (whole seconds) to a refusal that will lift.
+pub fn with_retry_after(mut resp: Response, wait: Option<std::time::Duration>) -> Response {
+    if let Some(wait) = wait {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+    }
+    resp
+}
+
 pub type WebResult<T = Response> = std::result::Result<T, WebError>;
 
 /// Turns every error under it into an answer a browser can show.

@@ -1,17 +1,22 @@
 //! Settings: changing the password.
 
+use anyhow::Context;
 use poem::{
     IntoResponse, Request, Route, get, handler,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     web::{Data, Form},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{auth::CurrentUser, error::WebResult, render::View};
+use super::{
+    auth::CurrentUser,
+    error::{WebError, WebResult, with_retry_after},
+    render::View,
+};
 use crate::{
     accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
     client,
-    domain::PasswordInput,
+    domain::{PasswordInput, User},
     session::listing,
     startup::AppState,
 };
@@ -122,27 +127,15 @@ async fn change_password(
         ),
         Err(PasswordChangeError::Unexpected(e)) => return Err(e.into()),
     };
-    let mut resp = view
+    let resp = view
         .render(PAGE, FORM, again)?
         .with_status(status)
         .into_response();
-    if let Some(wait) = retry_after {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
-    }
-    Ok(resp)
+    Ok(with_retry_after(resp, retry_after))
 }
 
-async fn end_other_sessions(
-    view: &View,
-    state: &AppState,
-    user: &crate::domain::User,
-) -> WebResult<u64> {
-    use anyhow::Context;
-    let current = view
-        .session()
-        .id()
-        .ok_or(super::error::WebError::LoginRequired)?;
+async fn end_other_sessions(view: &View, state: &AppState, user: &User) -> WebResult<u64> {
+    let current = view.session().id().ok_or(WebError::LoginRequired)?;
     Ok(listing::revoke_others(&state.db, user, current)
         .await
         .context("Failed to end other sessions")?)
