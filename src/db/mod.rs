@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr, SqlErr, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -42,13 +42,48 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
+        connect_sqlite(options).await
     } else {
         options.max_connections(16).min_connections(1);
+        Database::connect(options).await
     }
-    Database::connect(options).await
+}
+
+/// How long SQLite waits for another connection's lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Turning a new file to WAL mode takes a lock that SQLite does not wait for
+/// under the busy timeout, so instances starting together on a new file would
+/// see "database is locked" and exit; they try again instead, for as long as
+/// the busy timeout would have waited.
+async fn connect_sqlite(options: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let deadline = tokio::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(err) if is_sqlite_busy(&err) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// `SQLITE_BUSY` and its extended codes ("database is locked").
+fn is_sqlite_busy(err: &DbErr) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    let (DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(e) = &**e else {
+        return false;
+    };
+    e.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
 }
 
 /// Applies pending migrations in one transaction that holds a lock, so that

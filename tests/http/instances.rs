@@ -31,11 +31,15 @@ fn start_together(database_url: &str, n: usize) -> Vec<(Child, String)> {
         .map(|mut child| {
             let stderr = child.stderr.take().unwrap();
             let mut lines = BufReader::new(stderr).lines();
+            let mut seen = Vec::new();
             let addr = loop {
                 let line = lines
                     .next()
-                    .unwrap_or_else(|| panic!("an instance exited before serving"))
+                    .unwrap_or_else(|| {
+                        panic!("an instance exited before serving:\n{}", seen.join("\n"))
+                    })
                     .unwrap();
+                seen.push(line.clone());
                 if line.contains("Tangerine is serving")
                     && let Some(at) = line.find("addr=")
                 {
