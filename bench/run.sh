@@ -12,6 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case " $* " in
+  *" -h "* | *" --help "*) exec python3 bench/bench.py --help ;;
+esac
+
 if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null
