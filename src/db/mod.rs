@@ -126,3 +126,47 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two connections to one new file: the first holds the write lock, the
+    /// second (waiting for nothing) is refused with "database is locked".
+    #[tokio::test]
+    async fn a_locked_sqlite_file_is_recognised_and_other_errors_are_not() {
+        let path = std::env::temp_dir().join(format!("tangerine-busy-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}", path.display());
+        let holder = connect(&url).await.unwrap();
+        holder
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let mut impatient = ConnectOptions::new(&url);
+        impatient
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::ZERO));
+        let impatient = Database::connect(impatient).await.unwrap();
+
+        let txn = holder.begin().await.unwrap();
+        txn.execute_unprepared("INSERT INTO t (x) VALUES (1)")
+            .await
+            .unwrap();
+        let locked = impatient
+            .execute_unprepared("INSERT INTO t (x) VALUES (2)")
+            .await
+            .unwrap_err();
+        assert!(is_sqlite_busy(&locked), "{locked}");
+        txn.rollback().await.unwrap();
+
+        let other = impatient
+            .execute_unprepared("INSERT INTO missing (x) VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(!is_sqlite_busy(&other), "{other}");
+
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
