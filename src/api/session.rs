@@ -14,7 +14,7 @@ use crate::{
     client,
     csrf::Csrf,
     domain::PasswordInput,
-    session::{Session, listing},
+    session::Session,
     startup::AppState,
 };
 
@@ -217,14 +217,7 @@ impl SessionApi {
         .await
         {
             Ok(()) => {
-                let current = session.id().ok_or_else(ApiError::unauthorized)?;
-                listing::revoke_others(&state.db, &auth.0, current)
-                    .await
-                    .map_err(|e| {
-                        ApiError::internal(
-                            anyhow::Error::new(e).context("Failed to end other sessions"),
-                        )
-                    })?;
+                session.end_others().await.map_err(ApiError::from)?;
                 session.renew_secret().await.map_err(ApiError::from)?;
                 Ok(PasswordResponse::Changed)
             }

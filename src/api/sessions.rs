@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     session::{
-        Session,
+        Revoked, Session,
         listing::{self, SessionSummary},
     },
     startup::AppState,
@@ -109,25 +109,16 @@ impl SessionsApi {
     )]
     async fn revoke(
         &self,
-        auth: SessionAuth,
+        _auth: SessionAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
-        state: poem::web::Data<&AppState>,
         session: Session,
         id: Path<String>,
     ) -> Result<RevokeResponse, Errors<RevokeErrors>> {
         let not_found = || ApiError::not_found("There is no such session of yours.");
         let id = Uuid::try_parse(&id.0).map_err(|_| not_found())?;
-        if session.id() == Some(id) {
-            session.logout().await.map_err(ApiError::from)?;
-            return Ok(RevokeResponse::Ended);
-        }
-        let ended = listing::revoke(&state.0.db, &auth.0, id)
-            .await
-            .context("Failed to end a session")?;
-        if ended {
-            Ok(RevokeResponse::Ended)
-        } else {
-            Err(not_found().into())
+        match session.revoke(id).await.map_err(ApiError::from)? {
+            Revoked::ThisSession | Revoked::Other => Ok(RevokeResponse::Ended),
+            Revoked::NotTheirs => Err(not_found().into()),
         }
     }
 }

@@ -149,6 +149,26 @@ impl SessionManager {
         Ok(found.then_some(secret))
     }
 
+    pub(super) async fn delete_for_user(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+    ) -> Result<bool, SessionError> {
+        sessions::delete_for_user(&self.db, user_id, id)
+            .await
+            .map_err(storage("end a session"))
+    }
+
+    pub(super) async fn delete_others(
+        &self,
+        user_id: Uuid,
+        keep: Uuid,
+    ) -> Result<u64, SessionError> {
+        sessions::delete_others(&self.db, user_id, keep)
+            .await
+            .map_err(storage("end other sessions"))
+    }
+
     pub(super) async fn delete(&self, id: Uuid) -> Result<(), SessionError> {
         sessions::delete(&self.db, id)
             .await

@@ -49,18 +49,3 @@ pub async fn list(
         })
         .collect())
 }
-
-/// Ends `user`'s session `id`. `false` when it is not theirs (or gone): the
-/// caller answers 404 either way, so nobody learns of another's sessions.
-pub async fn revoke(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<bool, DbErr> {
-    sessions::delete_for_user(db, user.id, id).await
-}
-
-/// Ends every session of `user` but `current`; returns how many.
-pub async fn revoke_others(
-    db: &DatabaseConnection,
-    user: &User,
-    current: Uuid,
-) -> Result<u64, DbErr> {
-    sessions::delete_others(db, user.id, current).await
-}

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use poem::{FromRequest, Request, RequestBody};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use uuid::Uuid;
 
 pub use layer::{SessionConfig, SessionLayer, SessionManager};
 
@@ -45,6 +46,17 @@ pub enum SessionError {
     Randomness(#[from] getrandom::Error),
     #[error("Failed to encode session data")]
     Encode(#[from] serde_json::Error),
+}
+
+/// What [`Session::revoke`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The session making the request: it is logged out.
+    ThisSession,
+    /// Another of the person's sessions.
+    Other,
+    /// Not a session of theirs (or already gone).
+    NotTheirs,
 }
 
 /// One change to the data, kept so that it can be replayed on top of a newer
@@ -113,7 +125,7 @@ impl Session {
     }
 
     /// The public id of the live session, if any.
-    pub fn id(&self) -> Option<uuid::Uuid> {
+    pub fn id(&self) -> Option<Uuid> {
         self.lock().current.as_ref().map(|s| s.id)
     }
 
@@ -154,7 +166,7 @@ impl Session {
         keep: usize,
     ) -> Result<(), SessionError> {
         let entry = serde_json::json!({
-            "id": uuid::Uuid::now_v7().to_string(),
+            "id": Uuid::now_v7().to_string(),
             "value": serde_json::to_value(value)?,
         });
         let mut state = self.lock();
@@ -223,6 +235,37 @@ impl Session {
             self.lock().outcome = Outcome::Started(secret);
         }
         Ok(())
+    }
+
+    /// This session's id and its person's, when someone is logged in.
+    fn ids(&self) -> Result<(Uuid, Uuid), SessionError> {
+        let state = self.lock();
+        let current = state.current.as_ref().ok_or(SessionError::NoSession)?;
+        let user = current.user.as_ref().ok_or(SessionError::NoSession)?;
+        Ok((current.id, user.id))
+    }
+
+    /// Ends the person's session `id`: this very one is a logout; an id that
+    /// is not one of theirs ends nothing, and says so the same way as an
+    /// unknown one.
+    pub async fn revoke(&self, id: Uuid) -> Result<Revoked, SessionError> {
+        let (current, user_id) = self.ids()?;
+        if id == current {
+            self.logout().await?;
+            return Ok(Revoked::ThisSession);
+        }
+        Ok(if self.manager.delete_for_user(user_id, id).await? {
+            Revoked::Other
+        } else {
+            Revoked::NotTheirs
+        })
+    }
+
+    /// Ends every other session of the person logged in here (this one
+    /// stays); returns how many ended.
+    pub async fn end_others(&self) -> Result<u64, SessionError> {
+        let (current, user_id) = self.ids()?;
+        self.manager.delete_others(user_id, current).await
     }
 
     /// Ends the session: its row is deleted, and its cookie cleared.
@@ -330,7 +373,7 @@ mod tests {
             },
         );
         let stored = StoredSession {
-            id: uuid::Uuid::new_v4(),
+            id: Uuid::new_v4(),
             user: None,
             data: data.clone(),
             version: 0,
@@ -409,6 +452,15 @@ mod tests {
         }
     }
 
+    fn queue_ids(data: &SessionData, key: &str) -> Vec<Value> {
+        data[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect()
+    }
+
     #[test]
     fn queued_pushes_replayed_on_newer_data_keep_every_entry() {
         // Two requests read the same (empty) data and push at once; the
@@ -416,13 +468,7 @@ mod tests {
         let mut stored = SessionData::new();
         apply(&mut stored, &[push("q", "a", "first", 5)]);
         apply(&mut stored, &[push("q", "b", "second", 5)]);
-        let ids: Vec<_> = stored["q"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].clone())
-            .collect();
-        assert_eq!(ids, vec![json!("a"), json!("b")]);
+        assert_eq!(queue_ids(&stored, "q"), vec![json!("a"), json!("b")]);
     }
 
     #[test]
@@ -431,13 +477,10 @@ mod tests {
         for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
             apply(&mut data, &[push("q", id, &i.to_string(), 3)]);
         }
-        let ids: Vec<_> = data["q"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["id"].clone())
-            .collect();
-        assert_eq!(ids, vec![json!("b"), json!("c"), json!("d")]);
+        assert_eq!(
+            queue_ids(&data, "q"),
+            vec![json!("b"), json!("c"), json!("d")]
+        );
     }
 
     #[test]

@@ -87,7 +87,13 @@ impl Cards {
         templates: &Templates,
         versions: &[PostVersion],
     ) -> anyhow::Result<Vec<(PostVersion, Card)>> {
-        let mut found: Vec<Option<Card>> = versions.iter().map(|v| self.cached(v)).collect();
+        let mut found: Vec<Option<Card>> = {
+            let cache = self.lock();
+            versions
+                .iter()
+                .map(|v| cache.get(&key(v)).cloned())
+                .collect()
+        };
         let missing: Vec<uuid::Uuid> = versions
             .iter()
             .zip(&found)

@@ -7,6 +7,7 @@ use poem::{
     post,
     web::{Data, Form, Path, Query},
 };
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -16,8 +17,6 @@ use super::{
     htmx,
     render::View,
 };
-use sea_orm::DatabaseConnection;
-
 use crate::{
     domain::{Cursor, Post, VersionPage},
     posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
@@ -358,10 +357,7 @@ fn deleted_in_place(view: &View, id: &str) -> Response {
     if on_its_page {
         return view.redirect("/");
     }
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("Vary", htmx::VARY_VALUE)
-        .body("")
+    htmx::removed()
 }
 
 #[derive(Serialize)]

@@ -2,9 +2,7 @@
 
 use anyhow::Context;
 use poem::{
-    Response, Route, get, handler,
-    http::StatusCode,
-    post,
+    Route, get, handler, post,
     web::{Data, Path},
 };
 use serde::Serialize;
@@ -18,7 +16,10 @@ use super::{
 };
 use crate::{
     domain::{User, session::now},
-    session::listing::{self, SessionSummary},
+    session::{
+        Revoked,
+        listing::{self, SessionSummary},
+    },
     startup::AppState,
 };
 
@@ -90,33 +91,18 @@ async fn index(
 /// Ends one session. Under htmx the row disappears in place; without
 /// JavaScript the browser comes back to the list.
 #[handler]
-async fn revoke(
-    view: View,
-    CurrentUser(user): CurrentUser,
-    Data(state): Data<&AppState>,
-    Path(id): Path<String>,
-) -> WebResult {
-    let not_found = WebError::NotFound("There is no such session of yours.");
-    let id = uuid::Uuid::try_parse(&id).map_err(|_| not_found)?;
-    if view.session().id() == Some(id) {
-        // Ending the session in use is logging out.
-        view.session().logout().await?;
-        return Ok(view.redirect("/login"));
+async fn revoke(view: View, CurrentUser(_): CurrentUser, Path(id): Path<String>) -> WebResult {
+    const NOT_FOUND: WebError = WebError::NotFound("There is no such session of yours.");
+    let id = uuid::Uuid::try_parse(&id).map_err(|_| NOT_FOUND)?;
+    match view.session().revoke(id).await? {
+        Revoked::ThisSession => Ok(view.redirect("/login")),
+        Revoked::NotTheirs => Err(NOT_FOUND),
+        Revoked::Other if view.hx().wants_fragment() => Ok(htmx::removed()),
+        Revoked::Other => {
+            view.flash("That session is logged out.")?;
+            Ok(view.redirect("/sessions"))
+        }
     }
-    let ended = listing::revoke(&state.db, &user, id)
-        .await
-        .context("Failed to end a session")?;
-    if !ended {
-        return Err(WebError::NotFound("There is no such session of yours."));
-    }
-    if view.hx().wants_fragment() {
-        return Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header("Vary", htmx::VARY_VALUE)
-            .body(""));
-    }
-    view.flash("That session is logged out.")?;
-    Ok(view.redirect("/sessions"))
 }
 
 /// Ends every session but this one.
@@ -126,10 +112,7 @@ async fn revoke_others(
     CurrentUser(user): CurrentUser,
     Data(state): Data<&AppState>,
 ) -> WebResult {
-    let current = view.session().id().ok_or(WebError::LoginRequired)?;
-    let ended = listing::revoke_others(&state.db, &user, current)
-        .await
-        .context("Failed to end sessions")?;
+    let ended = view.session().end_others().await?;
     if view.hx().wants_fragment() {
         let list = list_view(&view, state, &user).await?;
         return view.fragment(LIST, list);

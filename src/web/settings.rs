@@ -1,6 +1,5 @@
 //! Settings: changing the password.
 
-use anyhow::Context;
 use poem::{
     IntoResponse, Request, Route, get, handler,
     http::StatusCode,
@@ -10,14 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
-    error::{WebError, WebResult, with_retry_after},
+    error::{WebResult, with_retry_after},
     render::View,
 };
 use crate::{
     accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
     client,
-    domain::{PasswordInput, User},
-    session::listing,
+    domain::PasswordInput,
     startup::AppState,
 };
 
@@ -97,7 +95,7 @@ async fn change_password(
     .await;
     let (status, again, retry_after) = match result {
         Ok(()) => {
-            let ended = end_other_sessions(&view, state, &user).await?;
+            let ended = view.session().end_others().await?;
             view.session().renew_secret().await?;
             let noun = if ended == 1 {
                 "session was"
@@ -132,11 +130,4 @@ async fn change_password(
         .with_status(status)
         .into_response();
     Ok(with_retry_after(resp, retry_after))
-}
-
-async fn end_other_sessions(view: &View, state: &AppState, user: &User) -> WebResult<u64> {
-    let current = view.session().id().ok_or(WebError::LoginRequired)?;
-    Ok(listing::revoke_others(&state.db, user, current)
-        .await
-        .context("Failed to end other sessions")?)
 }

@@ -97,6 +97,32 @@ export async function newContext(browser, options = {}) {
  * 4xx answer to a script's request as "Failed to load resource"; the statuses
  * a test provokes on purpose (a form error is a 422) are passed in `expected`.
  */
+/**
+ * A suite's server and browser (started before its tests, stopped after) and
+ * a fresh context per test, checked for console errors and CSP violations
+ * when the test ends. A test sets `suite.context` to the context it opens and
+ * lists in `suite.expected` the failed statuses it provokes on purpose.
+ */
+export function suiteWithContextPerTest({ before, after, afterEach }, assert) {
+  const suite = { server: undefined, browser: undefined, context: undefined, expected: [] };
+  before(async () => {
+    suite.server = await startServer();
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.server?.stop();
+  });
+  afterEach(async () => {
+    const [done, expected] = [suite.context, suite.expected];
+    suite.context = undefined;
+    suite.expected = [];
+    await done?.close();
+    if (done) assertNoProblems(assert, done, { expected });
+  });
+  return suite;
+}
+
 export function assertNoProblems(assert, context, { expected = [] } = {}) {
   const unexpected = context.problems.filter(
     (p) => !expected.some((status) => p.includes(`the server responded with a status of ${status}`)),

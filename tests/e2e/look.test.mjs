@@ -3,35 +3,15 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
-import { assertNoProblems, launchBrowser, newContext, signUp, startServer } from './lib.mjs';
+import { newContext, signUp, suiteWithContextPerTest } from './lib.mjs';
 
 describe('the look', () => {
-  let server;
-  let browser;
-  let context;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-  // Statuses the current test provokes on purpose.
-  let expectedStatuses = [];
-  afterEach(async () => {
-    const [done, expected] = [context, expectedStatuses];
-    context = undefined;
-    expectedStatuses = [];
-    await done?.close();
-    if (done) assertNoProblems(assert, done, { expected });
-  });
+  const suite = suiteWithContextPerTest({ before, after, afterEach }, assert);
 
   async function loggedInPage(options = {}) {
-    context = await newContext(browser, options);
-    const page = await context.newPage();
-    await signUp(page, server.base, `look${Math.floor(Math.random() * 1e9)}`);
+    suite.context = await newContext(suite.browser, options);
+    const page = await suite.context.newPage();
+    await signUp(page, suite.server.base, `look${Math.floor(Math.random() * 1e9)}`);
     return page;
   }
 
@@ -96,10 +76,10 @@ describe('the look', () => {
   });
 
   it('fits a 390 px phone without sideways scrolling', async () => {
-    expectedStatuses = [404]; // the themed 404 page is visited on purpose
+    suite.expected = [404]; // the themed 404 page is visited on purpose
     const page = await loggedInPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     for (const path of ['/', '/posts/new', '/sessions', '/settings/password', '/login', '/signup', '/nowhere']) {
-      await page.goto(`${server.base}${path}`);
+      await page.goto(`${suite.server.base}${path}`);
       const { scroll, client } = await page.evaluate(() => ({
         scroll: document.documentElement.scrollWidth,
         client: document.documentElement.clientWidth,
@@ -109,11 +89,11 @@ describe('the look', () => {
   });
 
   it('serves its favicon, so no page asks for a missing one', async () => {
-    context = await newContext(browser);
-    const page = await context.newPage();
-    const resp = await page.goto(`${server.base}/favicon.ico`);
+    suite.context = await newContext(suite.browser);
+    const page = await suite.context.newPage();
+    const resp = await page.goto(`${suite.server.base}/favicon.ico`);
     assert.equal(resp.status(), 200);
-    await page.goto(`${server.base}/`);
+    await page.goto(`${suite.server.base}/`);
     await page.waitForLoadState('networkidle');
   });
 });

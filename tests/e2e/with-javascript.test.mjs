@@ -7,66 +7,45 @@ import {
   PASSWORD,
   assertNoProblems,
   documentWasKept,
-  launchBrowser,
   logIn,
   logOut,
   markDocument,
   newContext,
   seedPosts,
   signUp,
-  startServer,
+  suiteWithContextPerTest,
 } from './lib.mjs';
 
 describe('with JavaScript', () => {
-  let server;
-  let browser;
-  let context;
+  const suite = suiteWithContextPerTest({ before, after, afterEach }, assert);
   let page;
 
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-  // Statuses the current test provokes on purpose.
-  let expectedStatuses = [];
-  afterEach(async () => {
-    const [done, expected] = [context, expectedStatuses];
-    context = undefined;
-    expectedStatuses = [];
-    await done?.close();
-    if (done) assertNoProblems(assert, done, { expected });
-  });
-
   async function freshPage() {
-    context = await newContext(browser);
-    page = await context.newPage();
+    suite.context = await newContext(suite.browser);
+    page = await suite.context.newPage();
     return page;
   }
 
   it('signs up, logs out and logs in', async () => {
     await freshPage();
-    await signUp(page, server.base, 'alice');
+    await signUp(page, suite.server.base, 'alice');
     assert.match(await page.textContent('h1'), /Welcome, alice/);
-    await logOut(page, server.base);
+    await logOut(page, suite.server.base);
     assert.equal(await page.isVisible('#login-form'), true);
-    await logIn(page, server.base, 'alice');
+    await logIn(page, suite.server.base, 'alice');
     assert.match(await page.textContent('h1'), /Welcome, alice/);
   });
 
   it('opens the composer inline and publishes to the top of the feed without a page load', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
-    await seedPosts(context, server.base, 2, 'Older');
+    await logIn(page, suite.server.base, 'alice');
+    await seedPosts(suite.context, suite.server.base, 2, 'Older');
     await page.reload();
     await markDocument(page);
 
     await page.click('.create-post-btn');
     await page.waitForSelector('#composer #post-form');
-    assert.equal(page.url(), `${server.base}/`, 'the button opened the form in place');
+    assert.equal(page.url(), `${suite.server.base}/`, 'the button opened the form in place');
 
     await page.fill('#post-title', 'Fresh from the composer');
     await page.fill('#post-body', 'Published with **htmx**.');
@@ -82,9 +61,9 @@ describe('with JavaScript', () => {
   });
 
   it('keeps the typed text when the form has an error', async () => {
-    expectedStatuses = [422];
+    suite.expected = [422];
     await freshPage();
-    await logIn(page, server.base, 'alice');
+    await logIn(page, suite.server.base, 'alice');
     await markDocument(page);
     await page.click('.create-post-btn');
     await page.waitForSelector('#post-form');
@@ -98,7 +77,7 @@ describe('with JavaScript', () => {
 
   it('edits a post in place and saves it', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
+    await logIn(page, suite.server.base, 'alice');
     await markDocument(page);
     const article = page.locator('#feed article').first();
     const id = await article.getAttribute('id');
@@ -114,7 +93,7 @@ describe('with JavaScript', () => {
 
   it('deletes a post after confirmation and removes its element', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
+    await logIn(page, suite.server.base, 'alice');
     await markDocument(page);
     const id = await page.locator('#feed article').first().getAttribute('id');
     let asked = '';
@@ -126,14 +105,14 @@ describe('with JavaScript', () => {
     await page.waitForSelector(`#${id}`, { state: 'detached' });
     assert.match(asked, /This cannot be undone/);
     assert.equal(await documentWasKept(page), true);
-    const status = (await context.request.get(`${server.base}/posts/${id.replace('post-', '')}`)).status();
+    const status = (await suite.context.request.get(`${suite.server.base}/posts/${id.replace('post-', '')}`)).status();
     assert.equal(status, 404);
   });
 
   it('appends the next page with Load more', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
-    await seedPosts(context, server.base, 25, 'Paged');
+    await logIn(page, suite.server.base, 'alice');
+    await seedPosts(suite.context, suite.server.base, 25, 'Paged');
     await page.reload();
     await markDocument(page);
     assert.equal(await page.locator('#feed article').count(), 20);
@@ -149,34 +128,34 @@ describe('with JavaScript', () => {
 
   it('logs out another session from the sessions page and its row goes', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
-    const other = await newContext(browser, { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0' });
+    await logIn(page, suite.server.base, 'alice');
+    const other = await newContext(suite.browser, { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0' });
     const otherPage = await other.newPage();
-    await logIn(otherPage, server.base, 'alice');
-    const otherId = (await (await other.request.get(`${server.base}/api/sessions`)).json()).find((s) => s.current).id;
+    await logIn(otherPage, suite.server.base, 'alice');
+    const otherId = (await (await other.request.get(`${suite.server.base}/api/sessions`)).json()).find((s) => s.current).id;
 
-    await page.goto(`${server.base}/sessions`);
+    await page.goto(`${suite.server.base}/sessions`);
     await markDocument(page);
     assert.equal(await page.isVisible(`#session-${otherId}`), true);
     assert.match(await page.textContent(`#session-${otherId}`), /Firefox 128/);
     await page.click(`#session-${otherId} button`);
     await page.waitForSelector(`#session-${otherId}`, { state: 'detached' });
     assert.equal(await documentWasKept(page), true);
-    assert.equal((await other.request.get(`${server.base}/api/me`)).status(), 401);
+    assert.equal((await other.request.get(`${suite.server.base}/api/me`)).status(), 401);
     assertNoProblems(assert, other);
     await other.close();
   });
 
   it('sends an htmx request of an ended session to the login page as a whole page', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice');
-    const id = (await (await context.request.get(`${server.base}/api/sessions`)).json()).find((s) => s.current).id;
+    await logIn(page, suite.server.base, 'alice');
+    const id = (await (await suite.context.request.get(`${suite.server.base}/api/sessions`)).json()).find((s) => s.current).id;
     // The session is revoked from elsewhere while this page stays open.
-    const elsewhere = await newContext(browser);
+    const elsewhere = await newContext(suite.browser);
     const elsewherePage = await elsewhere.newPage();
-    await logIn(elsewherePage, server.base, 'alice');
-    const { token } = await (await elsewhere.request.get(`${server.base}/api/session/csrf`)).json();
-    const revoked = await elsewhere.request.delete(`${server.base}/api/sessions/${id}`, {
+    await logIn(elsewherePage, suite.server.base, 'alice');
+    const { token } = await (await elsewhere.request.get(`${suite.server.base}/api/session/csrf`)).json();
+    const revoked = await elsewhere.request.delete(`${suite.server.base}/api/sessions/${id}`, {
       headers: { 'X-CSRF-Token': token },
     });
     assert.equal(revoked.status(), 204);
@@ -191,12 +170,12 @@ describe('with JavaScript', () => {
 
   it('remembers the person only when asked', async () => {
     await freshPage();
-    await logIn(page, server.base, 'alice', { remember: true });
-    const remembered = (await context.cookies()).find((c) => c.name === 'tangerine_session');
+    await logIn(page, suite.server.base, 'alice', { remember: true });
+    const remembered = (await suite.context.cookies()).find((c) => c.name === 'tangerine_session');
     assert.ok(remembered.expires > Date.now() / 1000 + 13 * 86400, 'a lasting cookie');
-    const brief = await newContext(browser);
+    const brief = await newContext(suite.browser);
     const briefPage = await brief.newPage();
-    await logIn(briefPage, server.base, 'alice');
+    await logIn(briefPage, suite.server.base, 'alice');
     const cookie = (await brief.cookies()).find((c) => c.name === 'tangerine_session');
     assert.equal(cookie.expires, -1, 'a cookie that ends with the browser');
     await brief.close();
@@ -204,12 +183,12 @@ describe('with JavaScript', () => {
 
   it('changes the password and stays logged in', async () => {
     await freshPage();
-    await signUp(page, server.base, 'carol');
-    await page.goto(`${server.base}/settings/password`);
+    await signUp(page, suite.server.base, 'carol');
+    await page.goto(`${suite.server.base}/settings/password`);
     await page.fill('#current-password', PASSWORD);
     await page.fill('#new-password', 'another fine passphrase');
     await page.fill('#new-password-confirm', 'another fine passphrase');
-    await Promise.all([page.waitForURL(`${server.base}/sessions`), page.click('#password-form button')]);
+    await Promise.all([page.waitForURL(`${suite.server.base}/sessions`), page.click('#password-form button')]);
     assert.match(await page.textContent('#messages'), /Your password is changed/);
   });
 });

@@ -241,16 +241,7 @@ async fn remember_me_gives_a_lasting_cookie_and_the_long_idle_time() {
     );
 
     let remembered = app.new_browser();
-    let resp = remembered
-        .submit(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("remember", "on"),
-            ],
-        )
-        .await;
+    let resp = remembered.login_remembered("alice", PASSWORD).await;
     let cookie = set_cookie(&resp, "tangerine_session").unwrap();
     assert!(cookie.contains("Max-Age=1209600"), "{cookie}");
 
@@ -296,16 +287,7 @@ async fn a_session_not_remembered_ends_after_the_short_idle_time() {
     let brief = app.new_browser();
     brief.logged_in("alice").await;
     let remembered = app.new_browser();
-    let resp = remembered
-        .submit(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("remember", "on"),
-            ],
-        )
-        .await;
+    let resp = remembered.login_remembered("alice", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(
@@ -355,16 +337,7 @@ async fn sign_up_remembers_and_the_api_remembers_unless_told_not_to() {
 async fn expire_at_browser_close_drops_max_age_but_keeps_the_server_lifetime() {
     let app = spawn_app_with(&["--expire-at-browser-close"]).await;
     app.new_browser().signed_up("alice").await;
-    let resp = app
-        .submit(
-            "/login",
-            &[
-                ("username", "alice"),
-                ("password", PASSWORD),
-                ("remember", "on"),
-            ],
-        )
-        .await;
+    let resp = app.login_remembered("alice", PASSWORD).await;
     assert!(
         !set_cookie(&resp, "tangerine_session")
             .unwrap()

@@ -368,6 +368,19 @@ impl Browser {
             .await
     }
 
+    /// Logs in with "Remember me" ticked, as a browser sends it.
+    pub async fn login_remembered(&self, username: &str, password: &str) -> Response {
+        self.submit(
+            "/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("remember", "on"),
+            ],
+        )
+        .await
+    }
+
     pub async fn logout(&self) -> Response {
         self.submit("/logout", &[]).await
     }
