@@ -30,7 +30,7 @@ pub struct NewPost {
     #[oai(validator(
         min_length = 1,
         max_length = 120,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
     pub title: String,
     /// Markdown (CommonMark), 1–10,000 characters, not all blank, no control
@@ -59,7 +59,7 @@ pub struct PostChange {
     #[oai(validator(
         min_length = 1,
         max_length = 120,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
     pub title: Option<String>,
     /// As for a new post.

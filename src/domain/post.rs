@@ -10,10 +10,12 @@ use uuid::Uuid;
 pub const TITLE_MAX: usize = 120;
 pub const BODY_MAX: usize = 10_000;
 
-/// The title rule as a pattern, for the API spec: no control characters, and
-/// at least one that is not blank. (Written without look-arounds, so that it
-/// means the same to JSON Schema and to the server's regex engine.)
-pub const TITLE_PATTERN: &str = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$";
+/// The title rule as a pattern, for the API spec: no control characters (C0,
+/// DEL or C1, as `char::is_control`), and at least one that is not blank.
+/// (Written without look-arounds, so that it means the same to JSON Schema
+/// and to the server's regex engine.)
+pub const TITLE_PATTERN: &str =
+    r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
 /// The body rule as a pattern: tabs and line breaks allowed, no other control
 /// character, and at least one character that is not blank.
 pub const BODY_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$";
@@ -286,6 +288,7 @@ mod tests {
             ("", false),
             ("a\u{0}", false),
             ("a\nb", false),
+            ("a\u{85}b", false),
             ("é 🍊", true),
         ] {
             assert_eq!(title(s), ok, "title {s:?}");
