@@ -27,8 +27,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let shutdown =
+                startup::shutdown_signal().context("Failed to listen for shutdown signals")?;
             let app = startup::Application::build(settings).await?;
-            app.run_until(startup::shutdown_signal()).await
+            app.run_until(shutdown).await
         }
         Command::Migrate => {
             let db = db::connect(&settings.database_url).await.with_context(|| {

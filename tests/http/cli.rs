@@ -77,6 +77,19 @@ async fn serve_answers_and_exits_0_on_sigterm() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// The signal handlers are in place before the server says it is serving: a
+/// SIGTERM that comes at once still ends it gracefully, with exit code 0.
+#[tokio::test]
+async fn sigterm_right_after_start_up_exits_0() {
+    let database = TestDatabase::fresh().await;
+    for _ in 0..3 {
+        let (mut child, _) = serve(&database.url, &[]);
+        sigterm(&child);
+        let status = wait_with_timeout(&mut child, Duration::from_secs(15));
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
 #[tokio::test]
 async fn switch_environment_variables_accept_true_false_1_and_0() {
     let database = TestDatabase::fresh().await;
