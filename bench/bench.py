@@ -456,6 +456,11 @@ def run_peer(bench, name, out_dir):
         build = ROOT / "target" / "peer-axum"
         build.mkdir(parents=True, exist_ok=True)
         (peer_dir / "target").symlink_to(build)
+        # Built here, with no time limit, rather than by serve.sh while the
+        # start-up wait runs: on a fresh machine the build takes minutes.
+        log("   building the axum peer (cargo build --release; quick once built)")
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=peer_dir,
+                       env={**os.environ, "CARGO_TARGET_DIR": str(peer_dir / "target")}, check=True)
         env = {"PORT": str(port), "FRESH": "1"}
         count = lambda: sqlite3.connect(peer_dir / "app.db").execute("select count(*) from posts").fetchone()[0]
     else:
