@@ -25,19 +25,8 @@ fn serve(database_url: &str, envs: &[(&str, &str)]) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("a start-up line").expect("readable");
-        if let Some(at) = line.find("addr=")
-            && line.contains("Tangerine is serving")
-        {
-            break line[at + 5..].split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining the log so that the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, format!("http://{addr}"))
+    let address = wait_until_serving(&mut child);
+    (child, address)
 }
 
 fn sigterm(child: &Child) {
@@ -202,12 +191,8 @@ async fn logs_carry_no_password_secret_or_token() {
             .recv_timeout(Duration::from_secs(30))
             .expect("a start-up line");
         log.push(line.clone());
-        if line.contains("Tangerine is serving") {
-            let at = line.find("addr=").unwrap();
-            break format!(
-                "http://{}",
-                line[at + 5..].split_whitespace().next().unwrap()
-            );
+        if let Some(address) = serving_address(&line) {
+            break address;
         }
     };
     let browser = Browser::new(address);

@@ -1,7 +1,12 @@
 //! Starting the real application on a random port with a fresh database,
 //! and a browser-like client to talk to it.
 
-use std::{sync::LazyLock, time::Duration};
+use std::{
+    io::{BufRead, BufReader},
+    process::Child,
+    sync::LazyLock,
+    time::Duration,
+};
 
 use clap::Parser;
 use reqwest::{Client, Response, StatusCode, header};
@@ -542,6 +547,36 @@ pub async fn sessions_listed(browser: &Browser) -> Vec<(uuid::Uuid, bool)> {
             )
         })
         .collect()
+}
+
+/// The base URL a `tangerine` process serves on, read off its start-up log
+/// line ("Tangerine is serving addr=…"); `None` for any other line.
+pub fn serving_address(line: &str) -> Option<String> {
+    let at = line.find("addr=")?;
+    let addr = line[at + 5..].split_whitespace().next()?;
+    line.contains("Tangerine is serving")
+        .then(|| format!("http://{addr}"))
+}
+
+/// Reads `child`'s log (its stderr, piped) until it says where it serves,
+/// and returns that base URL; the rest of the log is drained in the
+/// background, so that the server never blocks on a full pipe.
+pub fn wait_until_serving(child: &mut Child) -> String {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let address = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("exited before serving:\n{}", seen.join("\n")))
+            .expect("a readable log line");
+        if let Some(address) = serving_address(&line) {
+            break address;
+        }
+        seen.push(line);
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    address
 }
 
 #[cfg(test)]

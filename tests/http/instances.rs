@@ -1,10 +1,7 @@
 //! Several instances on one database: stateless servers behind a load
 //! balancer, started together against an empty database.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
+use std::process::{Child, Command, Stdio};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -29,25 +26,8 @@ fn start_together(database_url: &str, n: usize) -> Vec<(Child, String)> {
     children
         .into_iter()
         .map(|mut child| {
-            let stderr = child.stderr.take().unwrap();
-            let mut lines = BufReader::new(stderr).lines();
-            let mut seen = Vec::new();
-            let addr = loop {
-                let line = lines
-                    .next()
-                    .unwrap_or_else(|| {
-                        panic!("an instance exited before serving:\n{}", seen.join("\n"))
-                    })
-                    .unwrap();
-                seen.push(line.clone());
-                if line.contains("Tangerine is serving")
-                    && let Some(at) = line.find("addr=")
-                {
-                    break line[at + 5..].split_whitespace().next().unwrap().to_owned();
-                }
-            };
-            std::thread::spawn(move || lines.for_each(drop));
-            (child, format!("http://{addr}"))
+            let address = wait_until_serving(&mut child);
+            (child, address)
         })
         .collect()
 }
