@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
-    db::{self, posts::NewPost},
+    db::{self, Reads, posts::NewPost},
     domain::{
         Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, User, Username, VersionPage,
         post::PostBodyError, post::PostTitleError, session::now,
@@ -174,43 +174,43 @@ pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Po
 
 /// A page of everyone's posts, newest first.
 pub async fn feed(
-    db: &DatabaseConnection,
+    reads: &Reads,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<FeedPage, PostError> {
-    page(db, None, before, limit).await
+    page(reads, None, before, limit).await
 }
 
 /// A page of one person's posts, with the person.
 pub async fn by_author(
-    db: &DatabaseConnection,
+    reads: &Reads,
     username: &str,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<(User, FeedPage), PostError> {
-    let author = author_named(db, username).await?;
-    let page = page(db, Some(author.id), before, limit).await?;
+    let author = author_named(reads.pool(), username).await?;
+    let page = page(reads, Some(author.id), before, limit).await?;
     Ok((author, page))
 }
 
 /// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
 pub async fn feed_versions(
-    db: &DatabaseConnection,
+    reads: &Reads,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
-    versions(db, None, before, limit).await
+    versions(reads, None, before, limit).await
 }
 
 /// A page of one person's posts as versions, with the person.
 pub async fn versions_by_author(
-    db: &DatabaseConnection,
+    reads: &Reads,
     username: &str,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<(User, VersionPage), PostError> {
-    let author = author_named(db, username).await?;
-    let page = versions(db, Some(author.id), before, limit).await?;
+    let author = author_named(reads.pool(), username).await?;
+    let page = versions(reads, Some(author.id), before, limit).await?;
     Ok((author, page))
 }
 
@@ -233,12 +233,13 @@ async fn author_named(db: &DatabaseConnection, username: &str) -> Result<User, P
 }
 
 async fn versions(
-    db: &DatabaseConnection,
+    reads: &Reads,
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
-    let mut versions = db::posts::page_versions(db, author, before, limit + 1)
+    let mut versions = reads
+        .page_versions(author, before, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
     let next = if versions.len() as u64 > limit {
@@ -251,13 +252,14 @@ async fn versions(
 }
 
 async fn page(
-    db: &DatabaseConnection,
+    reads: &Reads,
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<FeedPage, PostError> {
     // One more than asked tells whether another page follows.
-    let mut posts = db::posts::page(db, author, before, limit + 1)
+    let mut posts = reads
+        .page(author, before, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
     let next = if posts.len() as u64 > limit {

@@ -14,7 +14,7 @@ use crate::{
     config::Settings,
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
-    db,
+    db::{self, Reads},
     domain::throttle::ThrottlePolicy,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
@@ -35,6 +35,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// The reads of every page view (on SQLite, in the calling thread).
+    pub reads: Reads,
     pub hasher: PasswordHasher,
     pub throttle: LoginThrottle,
     pub settings: Arc<Settings>,
@@ -71,8 +73,9 @@ impl Application {
             secure: settings.secure_cookies,
             expire_at_browser_close: settings.expire_at_browser_close,
         };
+        let reads = Reads::new(db.clone(), &settings.database_url);
         let sessions = Arc::new(SessionManager::new(
-            db.clone(),
+            reads.clone(),
             SessionConfig {
                 policy: settings.session_policy(),
                 cookies,
@@ -108,6 +111,7 @@ impl Application {
             addr,
             state: AppState {
                 db,
+                reads,
                 hasher: PasswordHasher::per_cpu(),
                 throttle: LoginThrottle::new(ThrottlePolicy {
                     max_failures: settings.login_max_failures,

@@ -186,7 +186,7 @@ impl PostsApi {
         )]
         limit: Query<u64>,
     ) -> Result<ListResponse, Errors<ListErrors>> {
-        let page = posts::feed(&state.0.db, cursor(before.0.as_deref())?, limit.0)
+        let page = posts::feed(&state.0.reads, cursor(before.0.as_deref())?, limit.0)
             .await
             .map_err(post_error)?;
         Ok(ListResponse::Ok(Json(page.into())))

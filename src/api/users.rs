@@ -153,7 +153,7 @@ impl UsersApi {
         limit: Query<u64>,
     ) -> Result<UserPostsResponse, Errors<UserPostsErrors>> {
         let before = cursor(before.0.as_deref())?;
-        let (_, page) = posts::by_author(&state.0.db, &username.0, before, limit.0)
+        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit.0)
             .await
             .map_err(|e| match e {
                 posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),

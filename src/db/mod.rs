@@ -3,11 +3,15 @@
 //! Functions here take a connection and plain values and return domain
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
+mod inline;
 pub mod login_failures;
 pub mod posts;
+pub mod reads;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;
+
+pub use reads::Reads;
 
 use std::time::Duration;
 

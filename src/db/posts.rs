@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
+use super::inline::{self, InlineSqlite};
 use crate::{
     domain::{Cursor, Post, PostVersion},
     entities::{posts, users},
@@ -94,7 +95,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Post>, D
 
 /// Filters, orders and limits `query` to a page of the feed.
 fn paged<E: EntityTrait>(
-    db: &impl ConnectionTrait,
+    backend: DbBackend,
     mut query: sea_orm::Select<E>,
     author: Option<Uuid>,
     before: Option<Cursor>,
@@ -117,9 +118,7 @@ fn paged<E: EntityTrait>(
     let query = query
         .order_by(posts::Column::CreatedAt, Order::Desc)
         .order_by(posts::Column::Id, Order::Desc);
-    let mut stmt = db
-        .get_database_backend()
-        .build(QueryTrait::as_query(&query));
+    let mut stmt = backend.build(QueryTrait::as_query(&query));
     // A literal LIMIT, not a bound one: SQLite reads a bound LIMIT's value
     // when planning, and so prepares the statement again on every run.
     stmt.sql.push_str(&format!(" LIMIT {limit}"));
@@ -134,9 +133,37 @@ pub async fn page(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<Vec<Post>, DbErr> {
-    let stmt = paged(db, select_posts(), author, before, limit);
+    let stmt = paged(
+        db.get_database_backend(),
+        select_posts(),
+        author,
+        before,
+        limit,
+    );
     let rows = PostRow::find_by_statement(stmt).all(db).await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// [`page`], read in the calling thread.
+pub fn page_inline(
+    sqlite: &InlineSqlite,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<Vec<Post>, DbErr> {
+    let stmt = paged(DbBackend::Sqlite, select_posts(), author, before, limit);
+    sqlite.query(&stmt, |row| {
+        Ok(Post {
+            id: inline::uuid(row, "id")?,
+            author_id: inline::uuid(row, "author_id")?,
+            author: row.get("author")?,
+            title: row.get("title")?,
+            body: row.get("body")?,
+            body_html: row.get("body_html")?,
+            created_at: inline::time(row, "created_at")?,
+            updated_at: inline::optional_time(row, "updated_at")?,
+        })
+    })
 }
 
 #[derive(FromQueryResult)]
@@ -155,13 +182,7 @@ pub async fn page_versions(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<Vec<PostVersion>, DbErr> {
-    let query = posts::Entity::find().select_only().columns([
-        posts::Column::Id,
-        posts::Column::AuthorId,
-        posts::Column::CreatedAt,
-        posts::Column::UpdatedAt,
-    ]);
-    let stmt = paged(db, query, author, before, limit);
+    let stmt = versions_paged(db.get_database_backend(), author, before, limit);
     let rows = VersionRow::find_by_statement(stmt).all(db).await?;
     Ok(rows
         .into_iter()
@@ -172,6 +193,39 @@ pub async fn page_versions(
             updated_at: r.updated_at,
         })
         .collect())
+}
+
+/// [`page_versions`], read in the calling thread.
+pub fn page_versions_inline(
+    sqlite: &InlineSqlite,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> Result<Vec<PostVersion>, DbErr> {
+    let stmt = versions_paged(DbBackend::Sqlite, author, before, limit);
+    sqlite.query(&stmt, |row| {
+        Ok(PostVersion {
+            id: inline::uuid(row, "id")?,
+            author_id: inline::uuid(row, "author_id")?,
+            created_at: inline::time(row, "created_at")?,
+            updated_at: inline::optional_time(row, "updated_at")?,
+        })
+    })
+}
+
+fn versions_paged(
+    backend: DbBackend,
+    author: Option<Uuid>,
+    before: Option<Cursor>,
+    limit: u64,
+) -> sea_orm::Statement {
+    let query = posts::Entity::find().select_only().columns([
+        posts::Column::Id,
+        posts::Column::AuthorId,
+        posts::Column::CreatedAt,
+        posts::Column::UpdatedAt,
+    ]);
+    paged(backend, query, author, before, limit)
 }
 
 /// The posts with these ids, in no particular order; ids of deleted posts

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::inline::{self, InlineSqlite};
 use crate::{
     domain::{
         User,
@@ -131,19 +132,44 @@ fn select_stored() -> sea_orm::Select<sessions::Entity> {
         .join(JoinType::LeftJoin, sessions::Relation::User.def())
 }
 
+/// The hash is unique, so at most one row comes back. Without the `LIMIT ?`
+/// that `one()` adds, SQLite keeps this hot statement prepared (a bound
+/// LIMIT is read when planning, so it would be prepared anew).
+fn by_secret_hash(secret_hash: &[u8]) -> sea_orm::Select<sessions::Entity> {
+    select_stored().filter(sessions::Column::SecretHash.eq(secret_hash.to_vec()))
+}
+
 /// The session whose cookie secret hashes to `secret_hash`, with its user, in one query.
 pub async fn find_by_secret_hash(
     db: &impl ConnectionTrait,
     secret_hash: &[u8],
 ) -> Result<Option<StoredSession>, DbErr> {
-    // The hash is unique, so at most one row comes back. Without the
-    // `LIMIT ?` that `one()` adds, SQLite keeps this hot statement prepared
-    // (a bound LIMIT is read when planning, so it would be prepared anew).
-    let rows = select_stored()
-        .filter(sessions::Column::SecretHash.eq(secret_hash.to_vec()))
+    let rows = by_secret_hash(secret_hash)
         .into_model::<SessionRow>()
         .all(db)
         .await?;
+    Ok(rows.into_iter().next().map(Into::into))
+}
+
+/// [`find_by_secret_hash`], read in the calling thread.
+pub fn find_by_secret_hash_inline(
+    sqlite: &InlineSqlite,
+    secret_hash: &[u8],
+) -> Result<Option<StoredSession>, DbErr> {
+    let stmt = by_secret_hash(secret_hash).build(DbBackend::Sqlite);
+    let rows = sqlite.query(&stmt, |row| {
+        Ok(SessionRow {
+            id: inline::uuid(row, "id")?,
+            user_id: inline::optional_uuid(row, "user_id")?,
+            username: row.get("username")?,
+            data: inline::json(row, "data")?,
+            version: row.get("version")?,
+            last_seen_at: inline::time(row, "last_seen_at")?,
+            expires_at: inline::time(row, "expires_at")?,
+            absolute_expires_at: inline::time(row, "absolute_expires_at")?,
+            remember: row.get("remember")?,
+        })
+    })?;
     Ok(rows.into_iter().next().map(Into::into))
 }
 

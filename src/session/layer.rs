@@ -14,7 +14,10 @@ use super::{COOKIE, Outcome, Session, SessionError, State, apply};
 use crate::{
     client,
     cookies::{self, CookiePolicy},
-    db::sessions::{self, NewSession, StoredSession, Touch},
+    db::{
+        Reads,
+        sessions::{self, NewSession, StoredSession, Touch},
+    },
     domain::{
         SessionPolicy, SessionSecret, User,
         session::{ClientInfo, now},
@@ -41,6 +44,7 @@ pub struct SessionConfig {
 /// Loads, starts, refreshes and ends sessions.
 pub struct SessionManager {
     db: DatabaseConnection,
+    reads: Reads,
     policy: SessionPolicy,
     cookies: CookiePolicy,
     cookie_name: String,
@@ -53,10 +57,11 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(db: DatabaseConnection, config: SessionConfig) -> Self {
+    pub fn new(reads: Reads, config: SessionConfig) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
-            db,
+            db: reads.pool().clone(),
+            reads,
             policy: config.policy,
             cookies: config.cookies,
             cookie_name,
@@ -79,7 +84,9 @@ impl SessionManager {
         let presented = cookie.and_then(SessionSecret::parse);
         let mut current = None;
         if let Some(secret) = &presented
-            && let Some(stored) = sessions::find_by_secret_hash(&self.db, &secret.hash())
+            && let Some(stored) = self
+                .reads
+                .session_by_secret_hash(&secret.hash())
                 .await
                 .map_err(storage("load a session"))?
         {

@@ -356,7 +356,7 @@ mod tests {
     fn session_with(data: SessionData) -> Session {
         let now = crate::domain::session::now();
         let manager = SessionManager::new(
-            sea_orm::DatabaseConnection::default(),
+            crate::db::Reads::through_pool(sea_orm::DatabaseConnection::default()),
             SessionConfig {
                 policy: SessionPolicy {
                     idle: Duration::from_secs(60),

@@ -33,7 +33,7 @@ async fn index(
     Data(state): Data<&AppState>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
-    let page = posts::feed_versions(&state.db, query.cursor()?, PAGE_SIZE).await?;
+    let page = posts::feed_versions(&state.reads, query.cursor()?, PAGE_SIZE).await?;
     let feed = FeedView::new(&view, &state.db, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

@@ -374,7 +374,7 @@ async fn by_author(
     Query(query): Query<PageQuery>,
 ) -> WebResult {
     let (author, page) =
-        posts::versions_by_author(&state.db, &username, query.cursor()?, PAGE_SIZE)
+        posts::versions_by_author(&state.reads, &username, query.cursor()?, PAGE_SIZE)
             .await
             .map_err(|e| match e {
                 PostError::NotFound => WebError::NotFound("There is nobody by that name."),

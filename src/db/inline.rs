@@ -1,0 +1,229 @@
+//! SQLite reads run in the calling thread, on connections of their own.
+//!
+//! Through sqlx, every SQLite query is a round trip to the thread that owns
+//! the connection: a channel send, a futex wake-up and a thread switch each
+//! way. Profiled under load on the logged-in homepage (two queries a page),
+//! those hand-offs were about a third of the server's CPU time. SQLite is a
+//! library: reading a few rows by index takes a few microseconds, less than
+//! the hand-off itself. So the reads every page view makes run here, in the
+//! thread that asks, with the very statement SeaORM builds for them.
+//!
+//! Only reads: the connections are `query_only`, and in WAL mode a reader
+//! neither waits for a writer nor holds one up, so a read never parks the
+//! async worker that runs it. Writes stay on the pool, where waiting for
+//! SQLite's single writer lock happens on sqlx's threads.
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Mutex,
+    time::Duration,
+};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{
+    Connection, OpenFlags, Row,
+    types::{Type, Value as SqlValue, ValueRef},
+};
+use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx::sqlite::SqliteConnectOptions};
+use uuid::Uuid;
+
+/// Connections kept for reuse: one per thread that reads at the same moment
+/// (the async workers) is enough; more are opened when needed and dropped.
+const KEEP: usize = 8;
+
+/// A file-backed SQLite database, read in the calling thread.
+pub struct InlineSqlite {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl InlineSqlite {
+    /// For a SQLite `url` whose file exists (the pool has created it by
+    /// now); `None` for anything else, in-memory databases included.
+    pub fn for_url(url: &str, busy_timeout: Duration) -> Option<Self> {
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        let path = options.get_filename();
+        path.is_file().then(|| Self {
+            path: path.to_path_buf(),
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(conn)
+    }
+
+    /// Runs `stmt` and maps each row with `map`.
+    pub fn query<T>(
+        &self,
+        stmt: &Statement,
+        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, DbErr> {
+        let conn = match self.lock().pop() {
+            Some(conn) => conn,
+            None => self.open().map_err(error)?,
+        };
+        let result = (|| {
+            let mut prepared = conn.prepare_cached(&stmt.sql)?;
+            let params = stmt
+                .values
+                .iter()
+                .flat_map(|values| values.0.iter())
+                .map(bind)
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(map(row)?);
+            }
+            Ok(out)
+        })();
+        let mut idle = self.lock();
+        if idle.len() < KEEP {
+            idle.push(conn);
+        }
+        result.map_err(error)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // The list holds plain connections: a panic elsewhere leaves it usable.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn error(e: rusqlite::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(format!("SQLite: {e}")))
+}
+
+/// A statement's value, bound as sqlx binds it, so that what the pool
+/// wrote compares equal to what is looked up here (a UUID as its 16 bytes,
+/// a time as RFC 3339 text).
+fn bind(value: &Value) -> rusqlite::Result<SqlValue> {
+    let unsupported = || {
+        rusqlite::Error::ToSqlConversionFailure(format!("no inline binding for {value:?}").into())
+    };
+    Ok(match value {
+        Value::Bool(v) => v.map_or(SqlValue::Null, |b| SqlValue::Integer(b.into())),
+        Value::Int(v) => v.map_or(SqlValue::Null, |i| SqlValue::Integer(i.into())),
+        Value::BigInt(v) => v.map_or(SqlValue::Null, SqlValue::Integer),
+        Value::String(v) => v.clone().map_or(SqlValue::Null, SqlValue::Text),
+        Value::Bytes(v) => v.clone().map_or(SqlValue::Null, SqlValue::Blob),
+        Value::Uuid(v) => v.map_or(SqlValue::Null, |u| SqlValue::Blob(u.as_bytes().to_vec())),
+        Value::ChronoDateTimeUtc(v) => v.map_or(SqlValue::Null, |t| {
+            SqlValue::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        }),
+        _ => return Err(unsupported()),
+    })
+}
+
+fn conversion(
+    idx: usize,
+    ty: Type,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, ty, e.into())
+}
+
+fn column<'r>(row: &'r Row<'_>, name: &str) -> rusqlite::Result<(usize, ValueRef<'r>)> {
+    let idx = row.as_ref().column_index(name)?;
+    Ok((idx, row.get_ref(idx)?))
+}
+
+/// A UUID column, stored as its 16 bytes (or, leniently, as text).
+pub fn uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Uuid> {
+    optional_uuid(row, name)?.ok_or_else(|| conversion(0, Type::Null, format!("{name} is NULL")))
+}
+
+pub fn optional_uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Uuid>> {
+    let (idx, value) = column(row, name)?;
+    match value {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(bytes) => Uuid::from_slice(bytes)
+            .map(Some)
+            .map_err(|e| conversion(idx, Type::Blob, e)),
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map_err(|e| conversion(idx, Type::Text, e))
+            .and_then(|t| Uuid::parse_str(t).map_err(|e| conversion(idx, Type::Text, e)))
+            .map(Some),
+        other => Err(conversion(idx, other.data_type(), "not a UUID")),
+    }
+}
+
+/// A time column, stored as RFC 3339 text (what sqlx writes).
+pub fn time(row: &Row<'_>, name: &str) -> rusqlite::Result<DateTime<Utc>> {
+    optional_time(row, name)?.ok_or_else(|| conversion(0, Type::Null, format!("{name} is NULL")))
+}
+
+pub fn optional_time(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let (idx, value) = column(row, name)?;
+    match value {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map_err(|e| conversion(idx, Type::Text, e))
+            .and_then(|t| {
+                DateTime::parse_from_rfc3339(t).map_err(|e| conversion(idx, Type::Text, e))
+            })
+            .map(|t| Some(t.with_timezone(&Utc))),
+        other => Err(conversion(idx, other.data_type(), "not an RFC 3339 time")),
+    }
+}
+
+/// A JSON column, stored as text.
+pub fn json(row: &Row<'_>, name: &str) -> rusqlite::Result<serde_json::Value> {
+    let (idx, value) = column(row, name)?;
+    match value {
+        ValueRef::Text(text) | ValueRef::Blob(text) => {
+            serde_json::from_slice(text).map_err(|e| conversion(idx, value.data_type(), e))
+        }
+        other => Err(conversion(idx, other.data_type(), "not JSON")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn values_are_bound_as_sqlx_binds_them() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            bind(&Value::Uuid(Some(id))).unwrap(),
+            SqlValue::Blob(id.as_bytes().to_vec())
+        );
+        let t = Utc.with_ymd_and_hms(2026, 11, 30, 4, 5, 6).unwrap()
+            + chrono::Duration::microseconds(123_456);
+        assert_eq!(
+            bind(&Value::ChronoDateTimeUtc(Some(t))).unwrap(),
+            SqlValue::Text("2026-11-30T04:05:06.123456+00:00".into())
+        );
+        assert_eq!(
+            bind(&Value::Bool(Some(true))).unwrap(),
+            SqlValue::Integer(1)
+        );
+        assert_eq!(bind(&Value::Uuid(None)).unwrap(), SqlValue::Null);
+        assert!(bind(&Value::Double(Some(1.5))).is_err());
+    }
+
+    #[test]
+    fn an_in_memory_or_missing_database_is_not_read_inline() {
+        let d = Duration::from_secs(1);
+        assert!(InlineSqlite::for_url("sqlite::memory:", d).is_none());
+        assert!(InlineSqlite::for_url("sqlite:///nowhere/at/all.db", d).is_none());
+        assert!(InlineSqlite::for_url("postgres://postgres@127.0.0.1/test", d).is_none());
+    }
+}
