@@ -1,6 +1,7 @@
 //! Post cards: the part of a post's HTML that is the same for every reader
-//! (author, times, title, body), rendered once per version of the post and
-//! reused by every page that shows it.
+//! (author, times, title, body), and the controls its author sees (edit,
+//! delete: no per-session token in them), rendered once per version of the
+//! post and reused by every page that shows it.
 //!
 //! A feed page asks the database only which posts it holds, in which
 //! version (a few small columns); cards it has not rendered yet are loaded
@@ -22,15 +23,20 @@ use crate::{
 };
 
 const CARD: &str = "fragments/posts/card.html";
+const ACTIONS: &str = "fragments/posts/actions.html";
 /// Cards kept at most. About 2 KiB each, so a few MiB; when full, the cache
 /// starts over, and the next pages render their cards again.
 const CAPACITY: usize = 4096;
 
 type Key = (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>);
 
-/// A rendered card: a template value marked safe, shared (cloning it
-/// copies no HTML).
-pub type Card = Value;
+/// A rendered card and its author's controls: template values marked safe,
+/// shared (cloning a card copies no HTML).
+#[derive(Clone)]
+pub struct Card {
+    pub html: Value,
+    pub actions: Value,
+}
 
 #[derive(Default)]
 pub struct Cards {
@@ -57,11 +63,12 @@ impl Cards {
         if let Some(card) = self.cached(&v) {
             return Ok(card);
         }
+        let id = post.id.to_string();
         let html = templates
             .render(
                 CARD,
                 context! {
-                    id => post.id.to_string(),
+                    id => &id,
                     author => &post.author,
                     title => &post.title,
                     body_html => Value::from_safe_string(post.body_html.clone()),
@@ -70,13 +77,19 @@ impl Cards {
                 },
             )
             .context("Failed to render a post card")?;
-        let html = Value::from_safe_string(html);
+        let actions = templates
+            .render(ACTIONS, context! { id })
+            .context("Failed to render a post's controls")?;
+        let card = Card {
+            html: Value::from_safe_string(html),
+            actions: Value::from_safe_string(actions),
+        };
         let mut cache = self.lock();
         if cache.len() >= CAPACITY {
             cache.clear();
         }
-        cache.insert(key(&v), html.clone());
-        Ok(html)
+        cache.insert(key(&v), card.clone());
+        Ok(card)
     }
 
     /// The cards of `versions`, in order, loading in one query the posts

@@ -1,6 +1,7 @@
 //! Posts on the web: the composer, a post's page, editing in place, deleting,
 //! and a person's posts.
 
+use minijinja::Value;
 use poem::{
     IntoResponse, Response, Route, get, handler,
     http::{HeaderValue, StatusCode},
@@ -12,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
-    cards::Card,
     error::{WebError, WebResult},
     htmx,
     render::View,
@@ -29,7 +29,7 @@ pub fn routes(route: Route) -> Route {
         .at("/posts/new", get(new_form))
         .at("/posts/:id", get(show).delete(delete_inline))
         .at("/posts/:id/edit", get(edit_form).post(update))
-        .at("/posts/:id/delete", post(delete_post))
+        .at("/posts/:id/delete", get(delete_form).post(delete_post))
         .at("/u/:username", get(by_author))
 }
 
@@ -39,6 +39,7 @@ const SHOW_PAGE: &str = "pages/posts/show.html";
 const POST: &str = "fragments/posts/post.html";
 const EDIT_PAGE: &str = "pages/posts/edit.html";
 const EDIT_FORM: &str = "fragments/posts/edit_form.html";
+const DELETE_PAGE: &str = "pages/posts/delete.html";
 const CREATED: &str = "fragments/posts/created.html";
 const AUTHOR_PAGE: &str = "pages/posts/author.html";
 pub const FEED_PAGE: &str = "fragments/posts/feed_page.html";
@@ -54,26 +55,27 @@ impl From<PostError> for WebError {
     }
 }
 
-/// A post as a page shows it: its card (the same for every reader) and
-/// whether this reader may edit and delete it.
+/// A post as a page shows it: its card (the same for every reader) and,
+/// when this reader wrote it, the controls to edit and delete it.
 #[derive(Serialize)]
 pub struct PostView {
     id: String,
     title: String,
     /// Rendered HTML, from the card cache.
-    card: Card,
-    /// Whether the viewer wrote it (and so may edit and delete it).
-    mine: bool,
+    card: Value,
+    /// The author's controls (from the card cache), for the author only.
+    actions: Option<Value>,
 }
 
 impl PostView {
     pub fn new(view: &View, post: &Post) -> WebResult<Self> {
         let card = view.cards().card(view.templates(), post)?;
+        let mine = view.user().is_some_and(|u| u.id == post.author_id);
         Ok(Self {
             id: post.id.to_string(),
             title: post.title.clone(),
-            card,
-            mine: view.user().is_some_and(|u| u.id == post.author_id),
+            card: card.html,
+            actions: mine.then_some(card.actions),
         })
     }
 }
@@ -88,8 +90,8 @@ pub struct FeedView {
 #[derive(Serialize)]
 struct FeedItem {
     id: String,
-    card: Card,
-    mine: bool,
+    card: Value,
+    actions: Option<Value>,
 }
 
 impl FeedView {
@@ -107,10 +109,11 @@ impl FeedView {
             .await?;
         let mut posts = Vec::with_capacity(cards.len());
         for (version, card) in cards {
+            let mine = viewer == Some(version.author_id);
             posts.push(FeedItem {
                 id: version.id.to_string(),
-                card,
-                mine: viewer == Some(version.author_id),
+                card: card.html,
+                actions: mine.then_some(card.actions),
             });
         }
         Ok(Self {
@@ -317,7 +320,29 @@ async fn update(
     }
 }
 
-/// Deleting without JavaScript: a form post, then back to the feed.
+#[derive(Serialize)]
+struct DeleteView {
+    id: String,
+    title: String,
+}
+
+/// Deleting without JavaScript asks first, on a page of its own.
+#[handler]
+async fn delete_form(
+    view: View,
+    CurrentUser(user): CurrentUser,
+    Data(state): Data<&AppState>,
+    Path(id): Path<String>,
+) -> WebResult {
+    let post = posts::get_own(&state.db, &user, posts::parse_id(&id)?).await?;
+    let ask = DeleteView {
+        id: post.id.to_string(),
+        title: post.title,
+    };
+    view.page(DELETE_PAGE, ask)
+}
+
+/// Deleting without JavaScript: the confirmation's form post, then back to the feed.
 #[handler]
 async fn delete_post(
     view: View,

@@ -101,7 +101,7 @@ describe('with JavaScript', () => {
       asked = dialog.message();
       await dialog.accept();
     });
-    await page.click(`#${id} .post__actions button`);
+    await page.click(`#${id} .post__actions a[href$="/delete"]`);
     await page.waitForSelector(`#${id}`, { state: 'detached' });
     assert.match(asked, /This cannot be undone/);
     assert.equal(await documentWasKept(page), true);

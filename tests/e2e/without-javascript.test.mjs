@@ -77,11 +77,14 @@ describe('without JavaScript', () => {
     assert.equal(await page.locator('#feed-more').count(), 0, 'the last page has no link');
   });
 
-  it('deletes a post with its form', async () => {
+  it('deletes a post after confirming on a page of its own', async () => {
     await page.goto(`${server.base}/`);
     const first = page.locator('#feed article').first();
     const id = await first.getAttribute('id');
-    await Promise.all([page.waitForNavigation(), first.locator('.post__actions button').click()]);
+    await Promise.all([page.waitForNavigation(), first.locator('.post__actions a[href$="/delete"]').click()]);
+    assert.equal(page.url(), `${server.base}/posts/${id.replace('post-', '')}/delete`);
+    assert.match(await page.textContent('#delete-form'), /cannot be undone/);
+    await Promise.all([page.waitForNavigation(), page.click('#delete-form button[type=submit]')]);
     assert.equal(page.url(), `${server.base}/`);
     assert.equal(await page.locator(`#${id}`).count(), 0);
     assert.match(await page.textContent('#messages'), /is deleted/);

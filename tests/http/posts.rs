@@ -367,6 +367,97 @@ async fn only_the_author_may_edit_or_delete() {
 }
 
 #[tokio::test]
+async fn deleting_without_javascript_asks_first_on_a_page_of_its_own() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let id = app.publish("Doomed <3", "bye").await;
+
+    // The feed's Delete is a link to that page (htmx turns it into a DELETE).
+    let feed = app.get_text("/").await;
+    assert!(
+        feed.contains(&format!(
+            r#"href="/posts/{id}/delete" hx-delete="/posts/{id}""#
+        )),
+        "{feed}"
+    );
+
+    let resp = app.get(&format!("/posts/{id}/delete")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains(&format!(r#"method="post" action="/posts/{id}/delete""#)),
+        "{page}"
+    );
+    assert!(
+        page.contains("“Doomed &lt;3” will be gone for good"),
+        "{page}"
+    );
+    assert_eq!(csrf_token_in(&page), Some(app.csrf_token().await));
+    assert_eq!(app.count("posts").await, 1, "asking deletes nothing");
+
+    // Its form deletes the post.
+    let token = csrf_token_in(&page).unwrap();
+    let resp = app
+        .post_form(&format!("/posts/{id}/delete"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("posts").await, 0);
+}
+
+#[tokio::test]
+async fn the_delete_page_is_for_the_author_only() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let id = app.publish("Alice's", "mine").await;
+    let bob = app.new_browser();
+    bob.signed_up("bob").await;
+    assert_eq!(
+        bob.get(&format!("/posts/{id}/delete")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&format!("/posts/{}/delete", uuid::Uuid::now_v7()))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let anonymous = app.new_browser();
+    let resp = anonymous.get(&format!("/posts/{id}/delete")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&resp),
+        Some(format!("/login?next=/posts/{id}/delete"))
+    );
+}
+
+/// The author's controls carry no token: they are the same for every
+/// session, so they are cached with the post (and a page holds the token
+/// once, in the log-out form, rather than once per post).
+#[tokio::test]
+async fn a_feed_holds_the_token_once_whoever_wrote_its_posts() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    for n in 0..3 {
+        app.publish(&format!("Post {n}"), "text").await;
+    }
+    let feed = app.get_text("/").await;
+    assert_eq!(feed.matches(">Delete</a>").count(), 3, "{feed}");
+    assert_eq!(feed.matches(r#"name="csrf_token""#).count(), 1, "{feed}");
+
+    let again = app.new_browser();
+    again.logged_in("alice").await;
+    let other = again.get_text("/").await;
+    let controls = |html: &str| {
+        html.split("<footer class=\"post__actions\">")
+            .skip(1)
+            .map(|s| s.split("</footer>").next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(controls(&feed), controls(&other));
+    assert_ne!(csrf_token_in(&feed), csrf_token_in(&other));
+}
+
+#[tokio::test]
 async fn deleting_without_javascript_goes_back_to_the_feed() {
     let app = spawn_app().await;
     app.signed_up("alice").await;
