@@ -9,16 +9,12 @@
 //! thread that asks, with the very statement SeaORM builds for them.
 //!
 //! Only reads: the connections are `query_only`, and in WAL mode a reader
-//! neither waits for a writer nor holds one up, so a read never parks the
+//! neither waits for a writer nor holds one up (SQLite makes it retry only in
+//! the brief moment a checkpoint resets the WAL), so a read does not park the
 //! async worker that runs it. Writes stay on the pool, where waiting for
 //! SQLite's single writer lock happens on sqlx's threads.
 
-use std::{
-    path::{Path, PathBuf},
-    str::FromStr,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{path::PathBuf, str::FromStr, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{
@@ -50,10 +46,6 @@ impl InlineSqlite {
             busy_timeout,
             idle: Mutex::new(Vec::new()),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn open(&self) -> Result<Connection, rusqlite::Error> {
