@@ -134,9 +134,21 @@ fn column<'r>(row: &'r Row<'_>, name: &str) -> rusqlite::Result<(usize, ValueRef
     Ok((idx, row.get_ref(idx)?))
 }
 
+/// The value of a column that may not be NULL.
+fn required<T>(
+    row: &Row<'_>,
+    name: &str,
+    read: fn(&Row<'_>, &str) -> rusqlite::Result<Option<T>>,
+) -> rusqlite::Result<T> {
+    read(row, name)?.ok_or_else(|| {
+        let idx = row.as_ref().column_index(name).unwrap_or_default();
+        rusqlite::Error::InvalidColumnType(idx, name.to_owned(), Type::Null)
+    })
+}
+
 /// A UUID column, stored as its 16 bytes (or, leniently, as text).
 pub fn uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Uuid> {
-    optional_uuid(row, name)?.ok_or_else(|| conversion(0, Type::Null, format!("{name} is NULL")))
+    required(row, name, optional_uuid)
 }
 
 pub fn optional_uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Uuid>> {
@@ -156,7 +168,7 @@ pub fn optional_uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Uuid>
 
 /// A time column, stored as RFC 3339 text (what sqlx writes).
 pub fn time(row: &Row<'_>, name: &str) -> rusqlite::Result<DateTime<Utc>> {
-    optional_time(row, name)?.ok_or_else(|| conversion(0, Type::Null, format!("{name} is NULL")))
+    required(row, name, optional_time)
 }
 
 pub fn optional_time(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {

@@ -139,6 +139,36 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// A SQLite file of its own for a unit test, removed (with its WAL and
+/// shared-memory files) when dropped.
+#[cfg(test)]
+pub(crate) struct ScratchSqlite {
+    path: std::path::PathBuf,
+}
+
+#[cfg(test)]
+impl ScratchSqlite {
+    pub(crate) fn new(purpose: &str) -> Self {
+        let name = format!("tangerine-{purpose}-{}.db", uuid::Uuid::new_v4());
+        Self {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,10 +177,8 @@ mod tests {
     /// WAL file back to 64 MiB afterwards.
     #[tokio::test]
     async fn sqlite_connections_checkpoint_in_large_steps() {
-        let path = std::env::temp_dir().join(format!("tangerine-wal-{}.db", uuid::Uuid::new_v4()));
-        let db = connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+        let file = ScratchSqlite::new("wal");
+        let db = connect(&file.url()).await.unwrap();
         for (pragma, expected) in [
             ("wal_autocheckpoint", 8000),
             ("journal_size_limit", 67_108_864),
@@ -170,17 +198,14 @@ mod tests {
             );
         }
         drop(db);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 
     /// Two connections to one new file: the first holds the write lock, the
     /// second (waiting for nothing) is refused with "database is locked".
     #[tokio::test]
     async fn a_locked_sqlite_file_is_recognised_and_other_errors_are_not() {
-        let path = std::env::temp_dir().join(format!("tangerine-busy-{}.db", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}", path.display());
+        let file = ScratchSqlite::new("busy");
+        let url = file.url();
         let holder = connect(&url).await.unwrap();
         holder
             .execute_unprepared("CREATE TABLE t (x INTEGER)")
@@ -208,9 +233,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(!is_sqlite_busy(&other), "{other}");
-
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        drop((holder, impatient));
     }
 }

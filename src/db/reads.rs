@@ -106,8 +106,8 @@ mod tests {
     /// posts sharing a creation time (the id breaks the tie).
     #[tokio::test]
     async fn inline_reads_match_the_pool() {
-        let path = std::env::temp_dir().join(format!("tangerine-reads-{}.db", Uuid::new_v4()));
-        let url = format!("sqlite://{}", path.display());
+        let file = db::ScratchSqlite::new("reads");
+        let url = file.url();
         let pool = db::connect(&url).await.unwrap();
         db::migrate(&pool).await.unwrap();
         let inline = Reads::new(pool.clone(), &url);
@@ -217,8 +217,5 @@ mod tests {
         }
 
         drop((inline, through_pool, pool));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

@@ -43,7 +43,7 @@ pub struct SessionConfig {
 
 /// Loads, starts, refreshes and ends sessions.
 pub struct SessionManager {
-    db: DatabaseConnection,
+    /// The pool (for writes) and the per-request reads.
     reads: Reads,
     policy: SessionPolicy,
     cookies: CookiePolicy,
@@ -60,7 +60,6 @@ impl SessionManager {
     pub fn new(reads: Reads, config: SessionConfig) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
-            db: reads.pool().clone(),
             reads,
             policy: config.policy,
             cookies: config.cookies,
@@ -71,7 +70,7 @@ impl SessionManager {
     }
 
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.reads.pool()
     }
 
     /// The session cookie's name (with `__Host-` when cookies are secure).
@@ -94,7 +93,7 @@ impl SessionManager {
                 current = Some(stored);
             } else {
                 // Expiry is final: the row goes now rather than at the next purge.
-                sessions::delete(&self.db, stored.id)
+                sessions::delete(self.db(), stored.id)
                     .await
                     .map_err(storage("delete an expired session"))?;
             }
@@ -121,7 +120,7 @@ impl SessionManager {
         let secret = SessionSecret::generate()?;
         let now = now();
         let mut stored = sessions::create(
-            &self.db,
+            self.db(),
             NewSession {
                 secret_hash: secret.hash(),
                 user_id: Some(user.id),
@@ -134,7 +133,7 @@ impl SessionManager {
         )
         .await
         .map_err(storage("start a session"))?;
-        let ended = sessions::trim_for_user(&self.db, user.id, self.max_per_user, now)
+        let ended = sessions::trim_for_user(self.db(), user.id, self.max_per_user, now)
             .await
             .map_err(storage("end surplus sessions"))?;
         if ended > 0 {
@@ -150,7 +149,7 @@ impl SessionManager {
     /// A new secret for an existing session.
     pub(super) async fn renew(&self, id: Uuid) -> Result<Option<SessionSecret>, SessionError> {
         let secret = SessionSecret::generate()?;
-        let found = sessions::set_secret_hash(&self.db, id, secret.hash())
+        let found = sessions::set_secret_hash(self.db(), id, secret.hash())
             .await
             .map_err(storage("renew a session's secret"))?;
         Ok(found.then_some(secret))
@@ -161,7 +160,7 @@ impl SessionManager {
         user_id: Uuid,
         id: Uuid,
     ) -> Result<bool, SessionError> {
-        sessions::delete_for_user(&self.db, user_id, id)
+        sessions::delete_for_user(self.db(), user_id, id)
             .await
             .map_err(storage("end a session"))
     }
@@ -171,13 +170,13 @@ impl SessionManager {
         user_id: Uuid,
         keep: Uuid,
     ) -> Result<u64, SessionError> {
-        sessions::delete_others(&self.db, user_id, keep)
+        sessions::delete_others(self.db(), user_id, keep)
             .await
             .map_err(storage("end other sessions"))
     }
 
     pub(super) async fn delete(&self, id: Uuid) -> Result<(), SessionError> {
-        sessions::delete(&self.db, id)
+        sessions::delete(self.db(), id)
             .await
             .map_err(storage("delete a session"))?;
         Ok(())
@@ -214,7 +213,7 @@ impl SessionManager {
                 if !state.ops.is_empty() {
                     self.save(current, &state.ops, touch).await?;
                 } else if let Some(touch) = &touch {
-                    sessions::touch(&self.db, current.id, touch)
+                    sessions::touch(self.db(), current.id, touch)
                         .await
                         .map_err(storage("refresh a session"))?;
                 }
@@ -254,14 +253,19 @@ impl SessionManager {
             }
             let mut data = current.data.clone();
             apply(&mut data, ops);
-            let written =
-                sessions::save_data(&self.db, current.id, current.version, &data, touch.as_ref())
-                    .await
-                    .map_err(storage("save a session"))?;
+            let written = sessions::save_data(
+                self.db(),
+                current.id,
+                current.version,
+                &data,
+                touch.as_ref(),
+            )
+            .await
+            .map_err(storage("save a session"))?;
             if written {
                 return Ok(());
             }
-            match sessions::find_by_id(&self.db, current.id)
+            match sessions::find_by_id(self.db(), current.id)
                 .await
                 .map_err(storage("reload a session"))?
             {
