@@ -5,9 +5,9 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
-    db::{self, Reads, posts::NewPost},
+    db::{self, Reads, Snapshot, posts::NewPost},
     domain::{
-        Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, User, Username, VersionPage,
+        Cursor, FeedPage, Post, PostBody, PostTitle, User, Username, VersionPage,
         post::PostBodyError, post::PostTitleError, session::now,
     },
 };
@@ -194,12 +194,24 @@ pub async fn by_author(
 }
 
 /// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
+/// `seen` is the snapshot the request's session was read at, when the
+/// request has written nothing since: the first page may then come from
+/// memory (see [`Reads::first_page_versions`]).
 pub async fn feed_versions(
     reads: &Reads,
+    seen: Option<&Snapshot>,
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
-    versions(reads, None, before, limit).await
+    if before.is_some() {
+        return versions(reads, None, before, limit).await;
+    }
+    // One more than asked tells whether another page follows.
+    let versions = reads
+        .first_page_versions(seen, limit + 1)
+        .await
+        .context("Failed to load a page of posts")?;
+    Ok(VersionPage::of(versions, limit))
 }
 
 /// A page of one person's posts as versions, with the person.
@@ -238,17 +250,11 @@ async fn versions(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
-    let mut versions = reads
+    let versions = reads
         .page_versions(author, before, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
-    let next = if versions.len() as u64 > limit {
-        versions.truncate(limit as usize);
-        versions.last().map(PostVersion::cursor)
-    } else {
-        None
-    };
-    Ok(VersionPage { versions, next })
+    Ok(VersionPage::of(versions, limit))
 }
 
 async fn page(

@@ -9,9 +9,11 @@ pub mod posts;
 pub mod reads;
 pub mod sessions;
 pub mod signing_keys;
+mod snapshot;
 pub mod users;
 
 pub use reads::Reads;
+pub use snapshot::Snapshot;
 
 use std::time::Duration;
 
@@ -166,6 +168,66 @@ impl Drop for ScratchSqlite {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
         }
+    }
+}
+
+/// A PostgreSQL database of its own for a unit test, on the server of
+/// `TEST_DATABASE_URL` (none when it is not set), dropped when dropped.
+#[cfg(test)]
+pub(crate) struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    pub(crate) url: String,
+}
+
+#[cfg(test)]
+impl ScratchPostgres {
+    pub(crate) async fn new() -> Option<Self> {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("tangerine_unit_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&admin_url).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let server = &base[..base
+            .rfind('/')
+            .filter(|&i| i > "postgres://".len())
+            .unwrap_or(base.len())];
+        let url = match query {
+            "" => format!("{server}/{name}"),
+            q => format!("{server}/{name}?{q}"),
+        };
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // The test's runtime may be ending; drop from a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = connect(&admin_url).await.ok()?;
+                let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                admin.execute_unprepared(&drop).await.ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
     }
 }
 

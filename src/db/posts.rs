@@ -10,7 +10,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::inline::{self, InlineSqlite};
+use super::{
+    inline::{self, InlineSqlite},
+    snapshot::Snapshot,
+};
 use crate::{
     domain::{Cursor, Post, PostVersion},
     entities::{posts, users},
@@ -174,6 +177,17 @@ struct VersionRow {
     updated_at: Option<DateTime<Utc>>,
 }
 
+impl From<VersionRow> for PostVersion {
+    fn from(r: VersionRow) -> Self {
+        PostVersion {
+            id: r.id,
+            author_id: r.author_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 /// The same page as [`page`], as versions only: a few small columns, for
 /// readers that keep rendered copies of posts.
 pub async fn page_versions(
@@ -184,15 +198,7 @@ pub async fn page_versions(
 ) -> Result<Vec<PostVersion>, DbErr> {
     let stmt = versions_paged(db.get_database_backend(), author, before, limit);
     let rows = VersionRow::find_by_statement(stmt).all(db).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PostVersion {
-            id: r.id,
-            author_id: r.author_id,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// [`page_versions`], read in the calling thread.
@@ -213,19 +219,39 @@ pub fn page_versions_inline(
     })
 }
 
+/// The first `limit` versions of everyone's feed on PostgreSQL, with the
+/// snapshot they were read at (none when there are no posts).
+pub async fn first_versions_at_snapshot(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<(Vec<PostVersion>, Option<Snapshot>), DbErr> {
+    let query = Snapshot::reported_by(select_versions());
+    let stmt = paged(DbBackend::Postgres, query, None, None, limit);
+    let rows = db.query_all_raw(stmt).await?;
+    let snapshot = rows.first().map(Snapshot::of).transpose()?;
+    let versions = rows
+        .iter()
+        .map(|row| VersionRow::from_query_result(row, "").map(Into::into))
+        .collect::<Result<_, _>>()?;
+    Ok((versions, snapshot))
+}
+
+fn select_versions() -> sea_orm::Select<posts::Entity> {
+    posts::Entity::find().select_only().columns([
+        posts::Column::Id,
+        posts::Column::AuthorId,
+        posts::Column::CreatedAt,
+        posts::Column::UpdatedAt,
+    ])
+}
+
 fn versions_paged(
     backend: DbBackend,
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
 ) -> sea_orm::Statement {
-    let query = posts::Entity::find().select_only().columns([
-        posts::Column::Id,
-        posts::Column::AuthorId,
-        posts::Column::CreatedAt,
-        posts::Column::UpdatedAt,
-    ]);
-    paged(backend, query, author, before, limit)
+    paged(backend, select_versions(), author, before, limit)
 }
 
 /// The posts with these ids, in no particular order; ids of deleted posts

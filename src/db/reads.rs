@@ -6,36 +6,63 @@
 //! thread hand-off, through the pool like every other query. Either way the
 //! statement is the one SeaORM builds from the same query, and the tests
 //! check that both paths read the same rows.
+//!
+//! On PostgreSQL a round trip to the server is most of what a page costs, so
+//! the session lookup also reports its snapshot (see [`super::snapshot`]),
+//! and the first page of everyone's feed, read at some snapshot, is kept: a
+//! homepage whose session was read at that same snapshot needs no second
+//! query, because nothing has been committed since, on any instance.
 
 use std::sync::Arc;
+#[cfg(test)]
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use uuid::Uuid;
 
-use super::{SQLITE_BUSY_TIMEOUT, inline::InlineSqlite, posts, sessions};
+use super::{
+    SQLITE_BUSY_TIMEOUT,
+    inline::InlineSqlite,
+    posts, sessions,
+    snapshot::{AtSnapshot, Snapshot},
+};
 use crate::domain::{Cursor, Post, PostVersion};
 
 #[derive(Clone)]
 pub struct Reads {
     pool: DatabaseConnection,
     inline: Option<Arc<InlineSqlite>>,
+    /// The first page of everyone's feed (PostgreSQL): how many versions
+    /// were asked for, and those found.
+    first_page: Arc<AtSnapshot<(u64, Vec<PostVersion>)>>,
+    /// Queries made for the first page of the feed.
+    #[cfg(test)]
+    first_page_queries: Arc<AtomicUsize>,
 }
 
 impl Reads {
     /// Reads for the database at `url`, which `pool` is connected to.
     pub fn new(pool: DatabaseConnection, url: &str) -> Self {
         let inline = match pool.get_database_backend() {
-            sea_orm::DbBackend::Sqlite => {
-                InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new)
-            }
+            DbBackend::Sqlite => InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new),
             _ => None,
         };
-        Self { pool, inline }
+        Self::with(pool, inline)
     }
 
     /// Reads that always go through `pool`.
     pub fn through_pool(pool: DatabaseConnection) -> Self {
-        Self { pool, inline: None }
+        Self::with(pool, None)
+    }
+
+    fn with(pool: DatabaseConnection, inline: Option<Arc<InlineSqlite>>) -> Self {
+        Self {
+            pool,
+            inline,
+            first_page: Arc::new(AtSnapshot::new()),
+            #[cfg(test)]
+            first_page_queries: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &DatabaseConnection {
@@ -47,14 +74,28 @@ impl Reads {
         self.inline.is_some()
     }
 
-    /// The session whose cookie secret hashes to `secret_hash`, with its user.
+    fn is_postgres(&self) -> bool {
+        self.pool.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// The session whose cookie secret hashes to `secret_hash`, with its
+    /// user; on PostgreSQL also the snapshot it was found at.
     pub async fn session_by_secret_hash(
         &self,
         secret_hash: &[u8],
-    ) -> Result<Option<sessions::StoredSession>, DbErr> {
+    ) -> Result<(Option<sessions::StoredSession>, Option<Snapshot>), DbErr> {
         match &self.inline {
-            Some(sqlite) => sessions::find_by_secret_hash_inline(sqlite, secret_hash),
-            None => sessions::find_by_secret_hash(&self.pool, secret_hash).await,
+            Some(sqlite) => Ok((
+                sessions::find_by_secret_hash_inline(sqlite, secret_hash)?,
+                None,
+            )),
+            None if self.is_postgres() => {
+                sessions::find_by_secret_hash_at_snapshot(&self.pool, secret_hash).await
+            }
+            None => Ok((
+                sessions::find_by_secret_hash(&self.pool, secret_hash).await?,
+                None,
+            )),
         }
     }
 
@@ -83,6 +124,31 @@ impl Reads {
             Some(sqlite) => posts::page_versions_inline(sqlite, author, before, limit),
             None => posts::page_versions(&self.pool, author, before, limit).await,
         }
+    }
+
+    /// The first `limit` versions of everyone's feed, as a statement that
+    /// ran at snapshot `seen` (if known) would read them: from memory when
+    /// the last query of that page ran at the same snapshot.
+    pub async fn first_page_versions(
+        &self,
+        seen: Option<&Snapshot>,
+        limit: u64,
+    ) -> Result<Vec<PostVersion>, DbErr> {
+        if !self.is_postgres() {
+            return self.page_versions(None, None, limit).await;
+        }
+        if let Some((cached_limit, versions)) = seen.and_then(|s| self.first_page.get(s))
+            && cached_limit == limit
+        {
+            return Ok(versions);
+        }
+        #[cfg(test)]
+        self.first_page_queries.fetch_add(1, Ordering::Relaxed);
+        let (versions, at) = posts::first_versions_at_snapshot(&self.pool, limit).await?;
+        if let Some(at) = at {
+            self.first_page.put(at, (limit, versions.clone()));
+        }
+        Ok(versions)
     }
 }
 
@@ -213,9 +279,153 @@ mod tests {
             let a = inline.session_by_secret_hash(&hash).await.unwrap();
             let b = through_pool.session_by_secret_hash(&hash).await.unwrap();
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
-            assert_eq!(a.is_some(), hash[0] != 3);
+            assert_eq!(a.0.is_some(), hash[0] != 3);
         }
 
         drop((inline, through_pool, pool));
+    }
+
+    /// On PostgreSQL the first page of the feed is read once per snapshot:
+    /// a session found at the same snapshot gets it from memory, and every
+    /// commit (a post, an edit, a deletion through another connection, or a
+    /// write to another table) sends the next page view back to the
+    /// database, which then shows it.
+    #[tokio::test]
+    async fn the_first_page_is_read_again_after_every_commit() {
+        let Some(scratch) = db::ScratchPostgres::new().await else {
+            // SQLite reads no snapshots, so there is nothing kept to check.
+            return;
+        };
+        let pool = db::connect(&scratch.url).await.unwrap();
+        db::migrate(&pool).await.unwrap();
+        let reads = Reads::new(pool.clone(), &scratch.url);
+        let elsewhere = db::connect(&scratch.url).await.unwrap();
+        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let hash = vec![7u8; 32];
+        db::sessions::create(
+            &pool,
+            NewSession {
+                secret_hash: hash.clone(),
+                user_id: Some(alice.id),
+                data: Map::new(),
+                now,
+                deadlines: Deadlines {
+                    expires_at: now + Days::days(1),
+                    absolute_expires_at: now + Days::days(2),
+                },
+                remember: false,
+                client: &ClientInfo::default(),
+            },
+        )
+        .await
+        .unwrap();
+        let post = |n: i64| NewPost {
+            id: Uuid::new_v4(),
+            author_id: alice.id,
+            title: "t",
+            body: "b",
+            body_html: "<p>b</p>",
+            created_at: now + Days::seconds(n),
+        };
+        let seen = || async {
+            let (session, snapshot) = reads.session_by_secret_hash(&hash).await.unwrap();
+            assert!(session.is_some());
+            snapshot.expect("a session read on PostgreSQL reports its snapshot")
+        };
+        let truth = || async { reads.page_versions(None, None, 21).await.unwrap() };
+        let queries = || reads.first_page_queries.load(Ordering::Relaxed);
+        // Two views at one snapshot: the second is answered from memory.
+        // Snapshots span the whole server, whose other databases may commit
+        // in between, so a few snapshots may be needed to see it.
+        let hit = || async {
+            for _ in 0..50 {
+                let at = seen().await;
+                let read = reads.first_page_versions(Some(&at), 21).await.unwrap();
+                let before = queries();
+                let kept = reads.first_page_versions(Some(&at), 21).await.unwrap();
+                if queries() == before {
+                    assert_eq!(kept, read);
+                    return kept;
+                }
+            }
+            panic!("no two views at one snapshot were answered from memory");
+        };
+
+        for n in 0..3 {
+            db::posts::insert(&elsewhere, post(n)).await.unwrap();
+        }
+        let page = hit().await;
+        assert_eq!(page, truth().await);
+        assert_eq!(page.len(), 3);
+        let first = seen().await;
+
+        let newest = post(10);
+        let newest_id = newest.id;
+        db::posts::insert(&elsewhere, newest).await.unwrap();
+        let after_post = seen().await;
+        assert_ne!(after_post, first);
+        let before = queries();
+        let page = reads
+            .first_page_versions(Some(&after_post), 21)
+            .await
+            .unwrap();
+        assert_eq!((page[0].id, page.len()), (newest_id, 4));
+        assert_eq!(
+            queries(),
+            before + 1,
+            "a commit sends the view to the database"
+        );
+
+        let edited = db::posts::PostUpdate {
+            title: "t2",
+            body: "b2",
+            body_html: "<p>b2</p>",
+            updated_at: now + Days::seconds(20),
+        };
+        db::posts::update(&elsewhere, page[3].id, edited)
+            .await
+            .unwrap();
+        let before = queries();
+        let page = reads
+            .first_page_versions(Some(&seen().await), 21)
+            .await
+            .unwrap();
+        assert_eq!(queries(), before + 1);
+        assert_eq!(page, truth().await);
+        assert!(page[3].updated_at.is_some(), "the edit shows");
+
+        hit().await;
+        db::posts::delete(&elsewhere, newest_id).await.unwrap();
+        let before = queries();
+        let page = reads
+            .first_page_versions(Some(&seen().await), 21)
+            .await
+            .unwrap();
+        assert_eq!(queries(), before + 1);
+        assert_eq!((page.len(), &page), (3, &truth().await));
+
+        // A commit to another table moves the snapshot too: read again.
+        hit().await;
+        users::create(&elsewhere, &Username::parse("bob").unwrap(), "x".into())
+            .await
+            .unwrap();
+        let at = seen().await;
+        let before = queries();
+        assert_eq!(
+            reads.first_page_versions(Some(&at), 21).await.unwrap(),
+            page
+        );
+        assert_eq!(queries(), before + 1);
+        // Another page size, or no snapshot at all, is always read.
+        assert_eq!(
+            reads.first_page_versions(Some(&at), 2).await.unwrap(),
+            page[..2]
+        );
+        assert_eq!(reads.first_page_versions(None, 21).await.unwrap(), page);
+        assert_eq!(queries(), before + 3);
+        drop((reads, pool, elsewhere));
     }
 }

@@ -10,7 +10,10 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::inline::{self, InlineSqlite};
+use super::{
+    inline::{self, InlineSqlite},
+    snapshot::Snapshot,
+};
 use crate::{
     domain::{
         User,
@@ -149,6 +152,20 @@ pub async fn find_by_secret_hash(
         .all(db)
         .await?;
     Ok(rows.into_iter().next().map(Into::into))
+}
+
+/// [`find_by_secret_hash`] on PostgreSQL, with the snapshot the query ran
+/// in when a session was found.
+pub async fn find_by_secret_hash_at_snapshot(
+    db: &impl ConnectionTrait,
+    secret_hash: &[u8],
+) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
+    let stmt = Snapshot::reported_by(by_secret_hash(secret_hash)).build(DbBackend::Postgres);
+    let Some(row) = db.query_one_raw(stmt).await? else {
+        return Ok((None, None));
+    };
+    let session = SessionRow::from_query_result(&row, "")?;
+    Ok((Some(session.into()), Some(Snapshot::of(&row)?)))
 }
 
 /// [`find_by_secret_hash`], read in the calling thread.

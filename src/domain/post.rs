@@ -192,6 +192,20 @@ pub struct VersionPage {
     pub next: Option<Cursor>,
 }
 
+impl VersionPage {
+    /// The first `limit` of `versions`, read with one more than a page
+    /// holds: the extra one, when there, says where the next page starts.
+    pub fn of(mut versions: Vec<PostVersion>, limit: u64) -> Self {
+        let next = if versions.len() as u64 > limit {
+            versions.truncate(limit as usize);
+            versions.last().map(PostVersion::cursor)
+        } else {
+            None
+        };
+        Self { versions, next }
+    }
+}
+
 /// One page of a feed, newest first, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPage {

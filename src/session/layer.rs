@@ -81,9 +81,9 @@ impl SessionManager {
     async fn load(&self, req: &Request) -> Result<State, SessionError> {
         let cookie = cookies::find(req, &self.cookie_name);
         let presented = cookie.and_then(SessionSecret::parse);
-        let mut current = None;
+        let (mut current, mut snapshot) = (None, None);
         if let Some(secret) = &presented
-            && let Some(stored) = self
+            && let (Some(stored), seen) = self
                 .reads
                 .session_by_secret_hash(&secret.hash())
                 .await
@@ -91,6 +91,7 @@ impl SessionManager {
         {
             if stored.deadlines.is_live(now()) {
                 current = Some(stored);
+                snapshot = seen;
             } else {
                 // Expiry is final: the row goes now rather than at the next purge.
                 sessions::delete(self.db(), stored.id)
@@ -99,6 +100,7 @@ impl SessionManager {
             }
         }
         Ok(State {
+            snapshot,
             view: current.as_ref().map(|s| s.data.clone()).unwrap_or_default(),
             presented: presented.filter(|_| current.is_some()),
             current,
@@ -360,6 +362,7 @@ impl State {
     /// What is left in a request's session once the layer has taken it back.
     fn finished() -> Self {
         State {
+            snapshot: None,
             current: None,
             presented: None,
             cookie_sent: false,

@@ -26,7 +26,10 @@ use uuid::Uuid;
 pub use layer::{SessionConfig, SessionLayer, SessionManager};
 
 use crate::{
-    db::sessions::{SessionData, StoredSession},
+    db::{
+        Snapshot,
+        sessions::{SessionData, StoredSession},
+    },
     domain::{SessionSecret, User, session::ClientInfo},
 };
 
@@ -94,6 +97,8 @@ enum Outcome {
 struct State {
     /// The live session, if any: loaded with the request or started by it.
     current: Option<StoredSession>,
+    /// The snapshot `current` was loaded at (PostgreSQL).
+    snapshot: Option<Snapshot>,
     /// The secret the browser presented for `current`, to re-send its cookie.
     presented: Option<SessionSecret>,
     /// Whether the request carried a session cookie at all.
@@ -122,6 +127,19 @@ impl Session {
     /// The person logged in with this session, if any.
     pub fn user(&self) -> Option<User> {
         self.lock().current.as_ref().and_then(|s| s.user.clone())
+    }
+
+    /// The database snapshot the session was loaded at (PostgreSQL only):
+    /// a read made as of that snapshot may be answered from memory (see
+    /// `db::Reads::first_page_versions`). None once this request has logged
+    /// in or out; a handler that writes anything itself must not use it for
+    /// the reads that follow its write.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let state = self.lock();
+        match state.outcome {
+            Outcome::Continued => state.snapshot.clone(),
+            Outcome::Started(_) | Outcome::Ended => None,
+        }
     }
 
     /// The public id of the live session, if any.
@@ -387,6 +405,7 @@ mod tests {
         Session {
             state: Arc::new(Mutex::new(State {
                 current: Some(stored),
+                snapshot: None,
                 presented: None,
                 cookie_sent: true,
                 view: data,

@@ -33,7 +33,10 @@ async fn index(
     Data(state): Data<&AppState>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
-    let page = posts::feed_versions(&state.reads, query.cursor()?, PAGE_SIZE).await?;
+    // This request writes nothing: what the session saw, the feed may see.
+    let seen = view.session().snapshot();
+    let page =
+        posts::feed_versions(&state.reads, seen.as_ref(), query.cursor()?, PAGE_SIZE).await?;
     let feed = FeedView::new(&view, &state.db, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

@@ -170,3 +170,59 @@ async fn an_edit_or_deletion_through_one_instance_shows_at_once_on_the_other() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(!on_a.get_text("/").await.contains("Second thoughts"));
 }
+
+/// Round after round, each instance's homepage (kept in memory between
+/// commits on PostgreSQL) shows every post, edit and deletion made through
+/// the other one on its very next view.
+#[tokio::test]
+async fn every_change_shows_at_once_on_the_other_instance_round_after_round() {
+    let database = TestDatabase::fresh().await;
+    let instances = Instances(start_together(&database.url, 2));
+    let on_a = Browser::new(instances.0[0].1.clone());
+    let on_b = same_browser_on(&on_a, &instances.0[1].1);
+    on_a.api_user("alice").await;
+    for round in 0..4 {
+        let (writer, reader) = if round % 2 == 0 {
+            (&on_a, &on_b)
+        } else {
+            (&on_b, &on_a)
+        };
+        // The reader views its homepage twice at the same state first.
+        for _ in 0..2 {
+            assert!(reader.get_text("/").await.contains("Welcome, alice"));
+        }
+
+        let title = format!("Round {round} post");
+        let created = writer
+            .api_send(
+                Method::POST,
+                "/api/posts",
+                Some(json!({"title": title, "body": "new"})),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = location(&created).unwrap();
+        assert!(reader.get_text("/").await.contains(&title), "round {round}");
+
+        let edited_title = format!("Round {round} edited");
+        let edited = writer
+            .api_send(
+                Method::PATCH,
+                &location,
+                Some(json!({"title": edited_title})),
+            )
+            .await;
+        assert_eq!(edited.status(), StatusCode::OK);
+        let home = reader.get_text("/").await;
+        assert!(
+            home.contains(&edited_title) && !home.contains(&title),
+            "round {round}: {home}"
+        );
+
+        if round % 2 == 1 {
+            let deleted = writer.api_send(Method::DELETE, &location, None).await;
+            assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+            assert!(!reader.get_text("/").await.contains(&edited_title));
+        }
+    }
+}
