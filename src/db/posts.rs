@@ -228,7 +228,7 @@ pub async fn first_versions_at_snapshot(
     let query = Snapshot::reported_by(select_versions());
     let stmt = paged(DbBackend::Postgres, query, None, None, limit);
     let rows = db.query_all_raw(stmt).await?;
-    let snapshot = rows.first().map(Snapshot::of).transpose()?;
+    let snapshot = rows.first().map(Snapshot::of).transpose()?.flatten();
     let versions = rows
         .iter()
         .map(|row| VersionRow::from_query_result(row, "").map(Into::into))

@@ -9,9 +9,10 @@
 //!
 //! On PostgreSQL a round trip to the server is most of what a page costs, so
 //! the session lookup also reports its snapshot (see [`super::snapshot`]),
-//! and the first page of everyone's feed, read at some snapshot, is kept: a
-//! homepage whose session was read at that same snapshot needs no second
-//! query, because nothing has been committed since, on any instance.
+//! and the first page of everyone's feed is kept with the snapshot it was
+//! read at: a homepage whose session was read at a snapshot that one covers
+//! (no commit the session's snapshot saw is missing from it) needs no second
+//! query, since the page is at least as new as one read after the session.
 
 use std::sync::Arc;
 #[cfg(test)]
@@ -126,9 +127,9 @@ impl Reads {
         }
     }
 
-    /// The first `limit` versions of everyone's feed, as a statement that
-    /// ran at snapshot `seen` (if known) would read them: from memory when
-    /// the last query of that page ran at the same snapshot.
+    /// The first `limit` versions of everyone's feed, at least as new as a
+    /// statement at snapshot `seen` (if known) would read them: from memory
+    /// when the page kept was read at a snapshot covering `seen`.
     pub async fn first_page_versions(
         &self,
         seen: Option<&Snapshot>,
@@ -137,17 +138,20 @@ impl Reads {
         if !self.is_postgres() {
             return self.page_versions(None, None, limit).await;
         }
-        if let Some((cached_limit, versions)) = seen.and_then(|s| self.first_page.get(s))
-            && cached_limit == limit
-        {
-            return Ok(versions);
-        }
-        #[cfg(test)]
-        self.first_page_queries.fetch_add(1, Ordering::Relaxed);
-        let (versions, at) = posts::first_versions_at_snapshot(&self.pool, limit).await?;
-        if let Some(at) = at {
-            self.first_page.put(at, (limit, versions.clone()));
-        }
+        let (_, versions) = self
+            .first_page
+            .get_or_read(
+                seen,
+                |(kept_limit, _)| *kept_limit == limit,
+                || async {
+                    #[cfg(test)]
+                    self.first_page_queries.fetch_add(1, Ordering::Relaxed);
+                    let (versions, at) =
+                        posts::first_versions_at_snapshot(&self.pool, limit).await?;
+                    Ok(((limit, versions), at))
+                },
+            )
+            .await?;
         Ok(versions)
     }
 }
@@ -286,7 +290,7 @@ mod tests {
     }
 
     /// On PostgreSQL the first page of the feed is read once per snapshot:
-    /// a session found at the same snapshot gets it from memory, and every
+    /// a session found at a snapshot it covers gets it from memory, and every
     /// commit (a post, an edit, a deletion through another connection, or a
     /// write to another table) sends the next page view back to the
     /// database, which then shows it.

@@ -165,7 +165,7 @@ pub async fn find_by_secret_hash_at_snapshot(
         return Ok((None, None));
     };
     let session = SessionRow::from_query_result(&row, "")?;
-    Ok((Some(session.into()), Some(Snapshot::of(&row)?)))
+    Ok((Some(session.into()), Snapshot::of(&row)?))
 }
 
 /// [`find_by_secret_hash`], read in the calling thread.
