@@ -27,6 +27,11 @@ struct Args {
     username: String,
     #[arg(long, default_value = "correct-horse-battery")]
     password: String,
+    /// Someone else with the same password and no posts, who logs in during
+    /// the login runs: a person's logins beyond the session limit end their
+    /// least recently used sessions, and the reader's must not be one.
+    #[arg(long, default_value = "bob")]
+    second_username: String,
     #[arg(long, default_value_t = 200)]
     posts: usize,
     /// Live sessions of nobody in particular (the table's size for the scale run).
@@ -122,17 +127,22 @@ async fn main() -> anyhow::Result<()> {
 
     let hasher = PasswordHasher::per_cpu();
     let password = PasswordInput::new(args.password.clone());
-    let user = accounts::sign_up(
-        &db,
-        &hasher,
-        SignupInput {
-            username: &args.username,
-            password: &password,
-            password_confirm: None,
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("Failed to sign up {}: {e:?}", args.username))?;
+    let mut users = Vec::new();
+    for username in [&args.username, &args.second_username] {
+        let user = accounts::sign_up(
+            &db,
+            &hasher,
+            SignupInput {
+                username,
+                password: &password,
+                password_confirm: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to sign up {username}: {e:?}"))?;
+        users.push(user);
+    }
+    let user = users.swap_remove(0);
 
     for i in 0..args.posts {
         let (title, body) = if args.short_posts {
