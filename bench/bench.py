@@ -561,8 +561,9 @@ def run_scale(bench, kind, work, out_dir):
 
 
 def seed_more(db, sessions=0, expired=0):
+    filler = f"filler{int(time.time() * 1000)}"
     argv = [str(RELEASE / "bench-seed"), "--database-url", db.url, "--posts", "0", "--sessions", str(sessions),
-            "--expired-sessions", str(expired), "--username", f"filler{int(time.time() * 1000)}"]
+            "--expired-sessions", str(expired), "--username", filler, "--second-username", f"{filler}b"]
     t = time.time()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     log(f"   added {sessions:,} live and {expired:,} expired sessions ({time.time() - t:.0f}s)")
