@@ -67,7 +67,9 @@ fn lower_priority() {}
 /// freed when it ends, but mimalloc hands freed memory back only on a later
 /// call from the same thread, and a hashing thread then sleeps until the
 /// next login: the server's resident memory stayed 19 MiB higher, often for
-/// good (measured: bench/RESULTS.md).
+/// good. Done after every hash, the next hash had to fault the memory in
+/// again (a third more CPU per login), so it is done when the queue is empty
+/// (measured: bench/RESULTS.md).
 fn hand_back_freed_memory() {
     // SAFETY: mi_collect only walks the calling thread's own heap; it is a
     // no-op for memory mimalloc did not allocate (as in tests, where the
@@ -94,17 +96,23 @@ impl PasswordHasher {
                     lower_priority();
                     loop {
                         // The lock is held only while waiting for the next job.
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => {
-                                job();
+                        let Ok(queue) = rx.lock() else { return };
+                        let job = match queue.try_recv() {
+                            Ok(job) => job,
+                            Err(mpsc::TryRecvError::Disconnected) => return,
+                            Err(mpsc::TryRecvError::Empty) => {
+                                // Nothing queued: hand the last hash's memory
+                                // back before sleeping. (Within a storm the
+                                // next hash reuses it instead.)
                                 hand_back_freed_memory();
+                                match queue.recv() {
+                                    Ok(job) => job,
+                                    Err(_) => return,
+                                }
                             }
-                            Err(_) => return,
-                        }
+                        };
+                        drop(queue);
+                        job();
                     }
                 });
             if let Err(e) = spawned {
