@@ -3,7 +3,8 @@
 //!
 //! On PostgreSQL every statement runs in a snapshot: the transactions it
 //! counts as finished. `pg_current_snapshot()` names it as `xmin:xmax:xip`:
-//! every transaction below `xmax` has finished except those listed in `xip`.
+//! every transaction below `xmax` has finished except those listed in `xip`,
+//! and none at or above it counts as finished.
 //! A transaction that finished before a statement began is finished in that
 //! statement's snapshot and in every later one, whichever connection or
 //! instance took it. So when the snapshot a value was read at counts as
@@ -73,10 +74,11 @@ impl Snapshot {
 
     /// Whether every transaction `other` counts as finished is finished in
     /// `self` too, so that `self` saw every commit `other` saw. Those at or
-    /// above `self.xmax` had not begun for `self`: `other` must count them
-    /// all as running (every id below `xmax` was handed out, so a missing
-    /// one finished). Those `self` counts as running must be running for
-    /// `other` too.
+    /// above `self.xmax` had not finished for `self`: `other` must count them
+    /// all as running (every id below `xmax` was handed out, so one not
+    /// listed finished; a savepoint's id is never listed, which can only
+    /// make this answer no). Those `self` counts as running must be running
+    /// for `other` too.
     pub fn covers(&self, other: &Snapshot) -> bool {
         let begun_since = other.xmax.saturating_sub(self.xmax);
         let running_since = other.running.iter().filter(|&&x| x >= self.xmax).count() as u64;
