@@ -14,10 +14,7 @@
 //! another. On SQLite there is nothing to gain (its reads are library calls)
 //! and no snapshot is taken.
 
-use std::{
-    future::Future,
-    sync::{Mutex, MutexGuard},
-};
+use std::sync::{Mutex, MutexGuard};
 
 use sea_orm::{
     DbErr, QueryResult, QuerySelect, Select,
@@ -110,7 +107,7 @@ impl<T: Clone> AtSnapshot<T> {
 
     /// The value kept, if it was read at a snapshot that covers `seen` and
     /// `fits`.
-    fn get(&self, seen: &Snapshot, fits: impl Fn(&T) -> bool) -> Option<T> {
+    pub(super) fn get(&self, seen: &Snapshot, fits: impl Fn(&T) -> bool) -> Option<T> {
         let kept = self.lock();
         kept.as_ref()
             .filter(|(at, value)| at.covers(seen) && fits(value))
@@ -119,7 +116,7 @@ impl<T: Clone> AtSnapshot<T> {
 
     /// Keeps `value` as read at `at`, unless what is kept was read at a
     /// newer snapshot (one that covers `at`, and more).
-    fn put(&self, at: Snapshot, value: T) {
+    pub(super) fn put(&self, at: Snapshot, value: T) {
         let mut kept = self.lock();
         if let Some((newer, _)) = kept.as_ref()
             && newer.covers(&at)
@@ -128,31 +125,6 @@ impl<T: Clone> AtSnapshot<T> {
             return;
         }
         *kept = Some((at, value));
-    }
-
-    /// A value at least as new as a statement at snapshot `seen` would read,
-    /// and that `fits`: the one kept when it qualifies, else `read`'s (which
-    /// returns the value and the snapshot it was read at). Views that miss
-    /// together after a commit each read: sharing one read among them was
-    /// measured, and made no difference that could be told from noise.
-    pub(super) async fn get_or_read<F, Fut>(
-        &self,
-        seen: Option<&Snapshot>,
-        fits: impl Fn(&T) -> bool,
-        read: F,
-    ) -> Result<T, DbErr>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(T, Option<Snapshot>), DbErr>>,
-    {
-        if let Some(value) = seen.and_then(|seen| self.get(seen, &fits)) {
-            return Ok(value);
-        }
-        let (value, at) = read().await?;
-        if let Some(at) = at {
-            self.put(at, value.clone());
-        }
-        Ok(value)
     }
 }
 

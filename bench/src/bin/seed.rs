@@ -127,22 +127,18 @@ async fn main() -> anyhow::Result<()> {
 
     let hasher = PasswordHasher::per_cpu();
     let password = PasswordInput::new(args.password.clone());
-    let mut users = Vec::new();
-    for username in [&args.username, &args.second_username] {
-        let user = accounts::sign_up(
-            &db,
-            &hasher,
-            SignupInput {
-                username,
-                password: &password,
-                password_confirm: None,
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("Failed to sign up {username}: {e:?}"))?;
-        users.push(user);
-    }
-    let user = users.swap_remove(0);
+    let sign_up = async |username: &str| {
+        let input = SignupInput {
+            username,
+            password: &password,
+            password_confirm: None,
+        };
+        accounts::sign_up(&db, &hasher, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to sign up {username}: {e:?}"))
+    };
+    let user = sign_up(&args.username).await?;
+    sign_up(&args.second_username).await?;
 
     for i in 0..args.posts {
         let (title, body) = if args.short_posts {
