@@ -14,11 +14,16 @@
 //! async worker that runs it. Writes stay on the pool, where waiting for
 //! SQLite's single writer lock happens on sqlx's threads.
 
-use std::{path::PathBuf, str::FromStr, sync::Mutex, time::Duration};
+use std::{
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{
-    Connection, OpenFlags, Row,
+    Connection, OpenFlags, Params, Row,
     types::{Type, Value as SqlValue, ValueRef},
 };
 use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx::sqlite::SqliteConnectOptions};
@@ -62,6 +67,23 @@ impl InlineSqlite {
     pub fn query<T>(
         &self,
         stmt: &Statement,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, DbErr> {
+        let params = stmt
+            .values
+            .iter()
+            .flat_map(|values| values.0.iter())
+            .map(bind)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(error)?;
+        self.query_sql(&stmt.sql, rusqlite::params_from_iter(params), map)
+    }
+
+    /// Runs `sql` (see [`Shapes`]) with `params` and maps each row with `map`.
+    pub fn query_sql<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
         mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, DbErr> {
         let conn = match self.lock().pop() {
@@ -69,14 +91,8 @@ impl InlineSqlite {
             None => self.open().map_err(error)?,
         };
         let result = (|| {
-            let mut prepared = conn.prepare_cached(&stmt.sql)?;
-            let params = stmt
-                .values
-                .iter()
-                .flat_map(|values| values.0.iter())
-                .map(bind)
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
+            let mut prepared = conn.prepare_cached(sql)?;
+            let mut rows = prepared.query(params)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(map(row)?);
@@ -93,6 +109,34 @@ impl InlineSqlite {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         // The list holds plain connections: a panic elsewhere leaves it usable.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The SQL of statements whose text depends only on a small key (their
+/// shape), built by SeaORM on first use and kept. Building a statement costs
+/// more than SQLite takes to run these: profiled on the logged-in homepage,
+/// building the session lookup alone was a third of its cost.
+pub struct Shapes<K> {
+    built: Mutex<Vec<(K, Arc<str>)>>,
+}
+
+impl<K: PartialEq> Shapes<K> {
+    pub const fn new() -> Self {
+        Self {
+            built: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The SQL of shape `key`, from `build` the first time. Few shapes are
+    /// ever built (a handful of page sizes), so a list does.
+    pub fn sql(&self, key: K, build: impl FnOnce() -> Statement) -> Arc<str> {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, sql)) = built.iter().find(|(k, _)| *k == key) {
+            return sql.clone();
+        }
+        let sql: Arc<str> = build().sql.into();
+        built.push((key, sql.clone()));
+        sql
     }
 }
 
@@ -129,31 +173,29 @@ fn conversion(
     rusqlite::Error::FromSqlConversionFailure(idx, ty, e.into())
 }
 
-fn column<'r>(row: &'r Row<'_>, name: &str) -> rusqlite::Result<(usize, ValueRef<'r>)> {
-    let idx = row.as_ref().column_index(name)?;
-    Ok((idx, row.get_ref(idx)?))
-}
-
 /// The value of a column that may not be NULL.
 fn required<T>(
     row: &Row<'_>,
-    name: &str,
-    read: fn(&Row<'_>, &str) -> rusqlite::Result<Option<T>>,
+    idx: usize,
+    read: fn(&Row<'_>, usize) -> rusqlite::Result<Option<T>>,
 ) -> rusqlite::Result<T> {
-    read(row, name)?.ok_or_else(|| {
-        let idx = row.as_ref().column_index(name).unwrap_or_default();
+    read(row, idx)?.ok_or_else(|| {
+        let name = row.as_ref().column_name(idx).unwrap_or_default();
         rusqlite::Error::InvalidColumnType(idx, name.to_owned(), Type::Null)
     })
 }
 
+// The readers below take a column's position in the SELECT rather than its
+// name: finding a column by name compares it with every column before it,
+// for every row.
+
 /// A UUID column, stored as its 16 bytes (or, leniently, as text).
-pub fn uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Uuid> {
-    required(row, name, optional_uuid)
+pub fn uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    required(row, idx, optional_uuid)
 }
 
-pub fn optional_uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Uuid>> {
-    let (idx, value) = column(row, name)?;
-    match value {
+pub fn optional_uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
+    match row.get_ref(idx)? {
         ValueRef::Null => Ok(None),
         ValueRef::Blob(bytes) => Uuid::from_slice(bytes)
             .map(Some)
@@ -167,13 +209,12 @@ pub fn optional_uuid(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<Uuid>
 }
 
 /// A time column, stored as RFC 3339 text (what sqlx writes).
-pub fn time(row: &Row<'_>, name: &str) -> rusqlite::Result<DateTime<Utc>> {
-    required(row, name, optional_time)
+pub fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    required(row, idx, optional_time)
 }
 
-pub fn optional_time(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let (idx, value) = column(row, name)?;
-    match value {
+pub fn optional_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match row.get_ref(idx)? {
         ValueRef::Null => Ok(None),
         ValueRef::Text(text) => std::str::from_utf8(text)
             .map_err(|e| conversion(idx, Type::Text, e))
@@ -186,10 +227,9 @@ pub fn optional_time(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateT
 }
 
 /// A JSON column, stored as text.
-pub fn json(row: &Row<'_>, name: &str) -> rusqlite::Result<serde_json::Value> {
-    let (idx, value) = column(row, name)?;
-    match value {
-        ValueRef::Text(text) | ValueRef::Blob(text) => {
+pub fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<serde_json::Value> {
+    match row.get_ref(idx)? {
+        value @ (ValueRef::Text(text) | ValueRef::Blob(text)) => {
             serde_json::from_slice(text).map_err(|e| conversion(idx, value.data_type(), e))
         }
         other => Err(conversion(idx, other.data_type(), "not JSON")),
@@ -221,6 +261,20 @@ mod tests {
         );
         assert_eq!(bind(&Value::Uuid(None)).unwrap(), SqlValue::Null);
         assert!(bind(&Value::Double(Some(1.5))).is_err());
+    }
+
+    #[test]
+    fn a_shape_is_built_once_and_each_shape_has_its_own_sql() {
+        let shapes = Shapes::new();
+        let builds = std::cell::Cell::new(0);
+        let build = |limit: u64| {
+            builds.set(builds.get() + 1);
+            Statement::from_string(sea_orm::DbBackend::Sqlite, format!("SELECT {limit}"))
+        };
+        assert_eq!(&*shapes.sql(21, || build(21)), "SELECT 21");
+        assert_eq!(&*shapes.sql(21, || build(99)), "SELECT 21");
+        assert_eq!(&*shapes.sql(51, || build(51)), "SELECT 51");
+        assert_eq!(builds.get(), 2);
     }
 
     #[test]

@@ -155,16 +155,17 @@ pub fn page_inline(
     limit: u64,
 ) -> Result<Vec<Post>, DbErr> {
     let stmt = paged(DbBackend::Sqlite, select_posts(), author, before, limit);
+    // The columns of `select_posts`, in order.
     sqlite.query(&stmt, |row| {
         Ok(Post {
-            id: inline::uuid(row, "id")?,
-            author_id: inline::uuid(row, "author_id")?,
-            author: row.get("author")?,
-            title: row.get("title")?,
-            body: row.get("body")?,
-            body_html: row.get("body_html")?,
-            created_at: inline::time(row, "created_at")?,
-            updated_at: inline::optional_time(row, "updated_at")?,
+            id: inline::uuid(row, 0)?,
+            author_id: inline::uuid(row, 1)?,
+            title: row.get(2)?,
+            body: row.get(3)?,
+            body_html: row.get(4)?,
+            created_at: inline::time(row, 5)?,
+            updated_at: inline::optional_time(row, 6)?,
+            author: row.get(7)?,
         })
     })
 }
@@ -208,15 +209,28 @@ pub fn page_versions_inline(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<Vec<PostVersion>, DbErr> {
-    let stmt = versions_paged(DbBackend::Sqlite, author, before, limit);
-    sqlite.query(&stmt, |row| {
+    // The columns of `select_versions`, in order.
+    let map = |row: &rusqlite::Row<'_>| {
         Ok(PostVersion {
-            id: inline::uuid(row, "id")?,
-            author_id: inline::uuid(row, "author_id")?,
-            created_at: inline::time(row, "created_at")?,
-            updated_at: inline::optional_time(row, "updated_at")?,
+            id: inline::uuid(row, 0)?,
+            author_id: inline::uuid(row, 1)?,
+            created_at: inline::time(row, 2)?,
+            updated_at: inline::optional_time(row, 3)?,
         })
-    })
+    };
+    if author.is_none() && before.is_none() {
+        // The first page of everyone's feed, on every homepage: a statement
+        // without values, built once per page size.
+        static FIRST_PAGES: inline::Shapes<u64> = inline::Shapes::new();
+        let sql = FIRST_PAGES.sql(limit, || {
+            versions_paged(DbBackend::Sqlite, None, None, limit)
+        });
+        return sqlite.query_sql(&sql, [], map);
+    }
+    sqlite.query(
+        &versions_paged(DbBackend::Sqlite, author, before, limit),
+        map,
+    )
 }
 
 /// The first `limit` versions of everyone's feed on PostgreSQL, with the

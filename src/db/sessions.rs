@@ -173,18 +173,22 @@ pub fn find_by_secret_hash_inline(
     sqlite: &InlineSqlite,
     secret_hash: &[u8],
 ) -> Result<Option<StoredSession>, DbErr> {
-    let stmt = by_secret_hash(secret_hash).build(DbBackend::Sqlite);
-    let rows = sqlite.query(&stmt, |row| {
+    // One statement, whatever the hash: built once, the hash bound as the
+    // blob sqlx binds it as.
+    static BY_SECRET_HASH: inline::Shapes<()> = inline::Shapes::new();
+    let sql = BY_SECRET_HASH.sql((), || by_secret_hash(&[]).build(DbBackend::Sqlite));
+    // The columns of `select_stored`, in order.
+    let rows = sqlite.query_sql(&sql, [secret_hash], |row| {
         Ok(SessionRow {
-            id: inline::uuid(row, "id")?,
-            user_id: inline::optional_uuid(row, "user_id")?,
-            username: row.get("username")?,
-            data: inline::json(row, "data")?,
-            version: row.get("version")?,
-            last_seen_at: inline::time(row, "last_seen_at")?,
-            expires_at: inline::time(row, "expires_at")?,
-            absolute_expires_at: inline::time(row, "absolute_expires_at")?,
-            remember: row.get("remember")?,
+            id: inline::uuid(row, 0)?,
+            user_id: inline::optional_uuid(row, 1)?,
+            data: inline::json(row, 2)?,
+            version: row.get(3)?,
+            last_seen_at: inline::time(row, 4)?,
+            expires_at: inline::time(row, 5)?,
+            absolute_expires_at: inline::time(row, 6)?,
+            remember: row.get(7)?,
+            username: row.get(8)?,
         })
     })?;
     Ok(rows.into_iter().next().map(Into::into))

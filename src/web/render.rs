@@ -1,13 +1,18 @@
 //! The renderer: one minijinja environment, and the view that handlers use
 //! to answer with a page or a fragment.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use minijinja::{Environment, UndefinedBehavior, Value, context, value::Serde};
 use poem::{
-    FromRequest, IntoResponse, Request, RequestBody, Response,
-    http::{HeaderValue, StatusCode, header},
-    web::Html,
+    FromRequest, Request, RequestBody, Response,
+    http::{StatusCode, header},
 };
 use serde::Serialize;
 
@@ -32,6 +37,10 @@ const FLASH_KEEP: usize = 3;
 /// All templates, compiled into the binary and parsed once at start-up.
 pub struct Templates {
     env: Environment<'static>,
+    /// The size of each template's latest answer: the next one is written
+    /// into a buffer of about that size, not grown by doubling from the
+    /// template's own size (a homepage would be copied over five times).
+    sizes: HashMap<&'static str, AtomicUsize>,
 }
 
 impl Templates {
@@ -46,11 +55,28 @@ impl Templates {
         env.add_function("asset", |name: &str| {
             Value::from_safe_string(assets::url(name))
         });
-        Ok(Self { env })
+        let sizes = embedded::TEMPLATES
+            .iter()
+            .map(|(name, _)| (*name, AtomicUsize::new(0)))
+            .collect();
+        Ok(Self { env, sizes })
     }
 
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
+    }
+
+    /// [`Self::render`], as the bytes of an answer's body.
+    pub fn render_body(&self, name: &str, ctx: Value) -> Result<Vec<u8>, minijinja::Error> {
+        let template = self.env.get_template(name)?;
+        let size = self.sizes.get(name);
+        let last = size.map_or(0, |s| s.load(Ordering::Relaxed));
+        let mut body = Vec::with_capacity(last + last / 8);
+        template.render_captured_to(ctx, &mut body)?;
+        if let Some(size) = size {
+            size.store(body.len(), Ordering::Relaxed);
+        }
+        Ok(body)
     }
 }
 
@@ -151,12 +177,12 @@ impl View {
         };
         let body = self
             .templates
-            .render(name, ctx)
+            .render_body(name, ctx)
             .map_err(|e| anyhow::Error::new(e).context(format!("Failed to render {name}")))?;
-        let mut resp = Html(body).into_response();
-        resp.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static(htmx::VARY_VALUE));
-        Ok(resp)
+        Ok(Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .header(header::VARY, htmx::VARY_VALUE)
+            .body(body))
     }
 
     /// See [`htmx::redirect`].
