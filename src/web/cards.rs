@@ -1,7 +1,7 @@
-//! Post cards: the part of a post's HTML that is the same for every reader
-//! (author, times, title, body), and the controls its author sees (edit,
-//! delete: no per-session token in them), rendered once per version of the
-//! post and reused by every page that shows it.
+//! Post cards: a post's whole article as pages show it, rendered once per
+//! version of the post in its two forms (for its author, with the controls
+//! to edit and delete it, which hold no per-session token; for everyone
+//! else, without) and reused by every page that shows it.
 //!
 //! A feed page asks the database only which posts it holds, in which
 //! version (a few small columns); cards it has not rendered yet are loaded
@@ -24,18 +24,30 @@ use crate::{
 
 const CARD: &str = "fragments/posts/card.html";
 const ACTIONS: &str = "fragments/posts/actions.html";
-/// Cards kept at most. About 2 KiB each, so a few MiB; when full, the cache
-/// starts over, and the next pages render their cards again.
-const CAPACITY: usize = 4096;
+const ARTICLE: &str = "fragments/posts/article.html";
+/// Cards kept at most. About 4 KiB each (both forms), so a few MiB; when
+/// full, the cache starts over, and the next pages render their cards again.
+const CAPACITY: usize = 2048;
 
 type Key = (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>);
 
-/// A rendered card and its author's controls: template values marked safe,
-/// shared (cloning a card copies no HTML).
+/// A post's article in both forms: template values marked safe, shared
+/// (cloning a card copies no HTML).
 #[derive(Clone)]
 pub struct Card {
-    pub html: Value,
-    pub actions: Value,
+    for_readers: Value,
+    for_author: Value,
+}
+
+impl Card {
+    /// The article as its author (`mine`) or anyone else sees it.
+    pub fn article(&self, mine: bool) -> Value {
+        if mine {
+            self.for_author.clone()
+        } else {
+            self.for_readers.clone()
+        }
+    }
 }
 
 #[derive(Default)]
@@ -78,11 +90,21 @@ impl Cards {
             )
             .context("Failed to render a post card")?;
         let actions = templates
-            .render(ACTIONS, context! { id })
+            .render(ACTIONS, context! { id => &id })
             .context("Failed to render a post's controls")?;
+        let (card, actions) = (
+            Value::from_safe_string(html),
+            Value::from_safe_string(actions),
+        );
+        let article = |actions: Option<&Value>| {
+            templates
+                .render(ARTICLE, context! { id => &id, card => &card, actions })
+                .map(Value::from_safe_string)
+                .context("Failed to render a post's article")
+        };
         let card = Card {
-            html: Value::from_safe_string(html),
-            actions: Value::from_safe_string(actions),
+            for_readers: article(None)?,
+            for_author: article(Some(&actions))?,
         };
         let mut cache = self.lock();
         if cache.len() >= CAPACITY {

@@ -55,16 +55,12 @@ impl From<PostError> for WebError {
     }
 }
 
-/// A post as a page shows it: its card (the same for every reader) and,
-/// when this reader wrote it, the controls to edit and delete it.
+/// A post as a page shows it: its article from the card cache, with the
+/// controls to edit and delete it when this reader wrote it.
 #[derive(Serialize)]
 pub struct PostView {
-    id: String,
     title: String,
-    /// Rendered HTML, from the card cache.
-    card: Value,
-    /// The author's controls (from the card cache), for the author only.
-    actions: Option<Value>,
+    html: Value,
 }
 
 impl PostView {
@@ -72,10 +68,8 @@ impl PostView {
         let card = view.cards().card(view.templates(), post)?;
         let mine = view.user().is_some_and(|u| u.id == post.author_id);
         Ok(Self {
-            id: post.id.to_string(),
             title: post.title.clone(),
-            card: card.html,
-            actions: mine.then_some(card.actions),
+            html: card.article(mine),
         })
     }
 }
@@ -89,9 +83,8 @@ pub struct FeedView {
 
 #[derive(Serialize)]
 struct FeedItem {
-    id: String,
-    card: Value,
-    actions: Option<Value>,
+    /// The post's article, from the card cache.
+    html: Value,
 }
 
 impl FeedView {
@@ -107,15 +100,12 @@ impl FeedView {
             .cards()
             .cards(db, view.templates(), &page.versions)
             .await?;
-        let mut posts = Vec::with_capacity(cards.len());
-        for (version, card) in cards {
-            let mine = viewer == Some(version.author_id);
-            posts.push(FeedItem {
-                id: version.id.to_string(),
-                card: card.html,
-                actions: mine.then_some(card.actions),
-            });
-        }
+        let posts = cards
+            .into_iter()
+            .map(|(version, card)| FeedItem {
+                html: card.article(viewer == Some(version.author_id)),
+            })
+            .collect();
         Ok(Self {
             posts,
             next_url: page.next.map(|c| format!("{base}?before={c}")),

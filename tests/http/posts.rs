@@ -366,6 +366,58 @@ async fn only_the_author_may_edit_or_delete() {
     assert_eq!(app.count("posts").await, 1);
 }
 
+/// A post's article is rendered once per version in two forms; each
+/// reader gets theirs, whoever asked first, on every page that shows it.
+#[tokio::test]
+async fn the_author_and_a_reader_each_see_their_own_form_of_a_cached_post() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let bob = app.new_browser();
+    bob.signed_up("bob").await;
+    let anonymous = app.new_browser();
+    let first = app.publish("First", "one").await;
+    let edit_link = |id: &str| format!("href=\"/posts/{id}/edit\"");
+
+    // A reader renders the card first, then the author reads it from the cache.
+    assert!(!bob.get_text("/").await.contains(&edit_link(&first)));
+    for path in [
+        "/".to_string(),
+        format!("/posts/{first}"),
+        "/u/alice".into(),
+    ] {
+        assert!(
+            app.get_text(&path).await.contains(&edit_link(&first)),
+            "{path}"
+        );
+        assert!(
+            !bob.get_text(&path).await.contains(&edit_link(&first)),
+            "{path}"
+        );
+        assert!(
+            !anonymous.get_text(&path).await.contains(">Edit</a>"),
+            "{path}"
+        );
+    }
+
+    // And the other way round, for a new post and for an edited one.
+    let second = app.publish("Second", "two").await;
+    let edited = app
+        .submit(
+            &format!("/posts/{first}/edit"),
+            &[("title", "First, edited"), ("body", "one!")],
+        )
+        .await;
+    assert!(edited.status().is_redirection());
+    let home = app.get_text("/").await;
+    assert!(home.contains(&edit_link(&first)) && home.contains(&edit_link(&second)));
+    assert!(home.contains("First, edited"), "{home}");
+    let home = bob.get_text("/").await;
+    assert!(
+        !home.contains(">Edit</a>") && home.contains("First, edited"),
+        "{home}"
+    );
+}
+
 #[tokio::test]
 async fn deleting_without_javascript_asks_first_on_a_page_of_its_own() {
     let app = spawn_app().await;
