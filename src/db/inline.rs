@@ -23,11 +23,13 @@ use std::{
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{
-    Connection, OpenFlags, Params, Row,
+    Connection, OpenFlags, Params, Row, ffi,
     types::{Type, Value as SqlValue, ValueRef},
 };
 use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx::sqlite::SqliteConnectOptions};
 use uuid::Uuid;
+
+use super::snapshot::{WAL_HEADER_LEN, WalHeader};
 
 /// Connections kept for reuse: one per thread that reads at the same moment
 /// (the async workers) is enough; more are opened when needed and dropped.
@@ -84,24 +86,53 @@ impl InlineSqlite {
         &self,
         sql: &str,
         params: impl Params,
-        mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, DbErr> {
+        self.with_connection(|conn| rows(conn, sql, params, map))
+    }
+
+    /// [`Self::query_sql`], also reporting the header of the WAL the read
+    /// saw (see [`super::snapshot`]). None when SQLite has none to give: the
+    /// WAL is empty (a database all of whose changes were checkpointed and
+    /// the WAL reset, until the next write), or the database is not in WAL
+    /// mode.
+    pub fn query_at_snapshot<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<(Vec<T>, Option<WalHeader>), DbErr> {
+        self.with_connection(|conn| {
+            // `sqlite3_snapshot_get` needs a transaction opened by BEGIN; it
+            // starts the read itself, and the query then reads in it.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let header = wal_header(conn);
+            let result = rows(conn, sql, params, map).map(|rows| (rows, header));
+            let end = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]));
+            let out = result?;
+            end?;
+            Ok(out)
+        })
+    }
+
+    /// Runs `f` on an idle connection (or a new one), and keeps the
+    /// connection for the next read unless `f` left a transaction open.
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, DbErr> {
         let conn = match self.lock().pop() {
             Some(conn) => conn,
             None => self.open().map_err(error)?,
         };
-        let result = (|| {
-            let mut prepared = conn.prepare_cached(sql)?;
-            let mut rows = prepared.query(params)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(map(row)?);
+        let result = f(&conn);
+        if conn.is_autocommit() {
+            let mut idle = self.lock();
+            if idle.len() < KEEP {
+                idle.push(conn);
             }
-            Ok(out)
-        })();
-        let mut idle = self.lock();
-        if idle.len() < KEEP {
-            idle.push(conn);
         }
         result.map_err(error)
     }
@@ -110,6 +141,46 @@ impl InlineSqlite {
         // The list holds plain connections: a panic elsewhere leaves it usable.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut prepared = conn.prepare_cached(sql)?;
+    let mut rows = prepared.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+const _: () = assert!(std::mem::size_of::<ffi::sqlite3_snapshot>() == WAL_HEADER_LEN);
+
+/// The WAL header the transaction open on `conn` reads at (starting the
+/// read if the transaction has not read yet); `None` when SQLite has none
+/// to give. Should the read itself have failed, the query that follows in
+/// the transaction fails and says why.
+/// Needs SQLite built with `SQLITE_ENABLE_SNAPSHOT` (`.cargo/config.toml`).
+fn wal_header(conn: &Connection) -> Option<WalHeader> {
+    let mut snapshot: *mut ffi::sqlite3_snapshot = std::ptr::null_mut();
+    // SAFETY: the handle is this connection's, open and used by this thread
+    // alone for the call; the schema name is a NUL-terminated literal.
+    let rc = unsafe { ffi::sqlite3_snapshot_get(conn.handle(), c"main".as_ptr(), &mut snapshot) };
+    if rc != ffi::SQLITE_OK || snapshot.is_null() {
+        return None;
+    }
+    // SAFETY: SQLite handed out a snapshot it allocated, which this copies
+    // and then frees exactly once.
+    let header = unsafe {
+        let header = (*snapshot).hidden;
+        ffi::sqlite3_snapshot_free(snapshot);
+        header
+    };
+    Some(WalHeader(header))
 }
 
 /// The SQL of statements whose text depends only on a small key (their

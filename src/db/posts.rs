@@ -209,28 +209,42 @@ pub fn page_versions_inline(
     before: Option<Cursor>,
     limit: u64,
 ) -> Result<Vec<PostVersion>, DbErr> {
-    // The columns of `select_versions`, in order.
-    let map = |row: &rusqlite::Row<'_>| {
-        Ok(PostVersion {
-            id: inline::uuid(row, 0)?,
-            author_id: inline::uuid(row, 1)?,
-            created_at: inline::time(row, 2)?,
-            updated_at: inline::optional_time(row, 3)?,
-        })
-    };
     if author.is_none() && before.is_none() {
-        // The first page of everyone's feed, on every homepage: a statement
-        // without values, built once per page size.
-        static FIRST_PAGES: inline::Shapes<u64> = inline::Shapes::new();
-        let sql = FIRST_PAGES.sql(limit, || {
-            versions_paged(DbBackend::Sqlite, None, None, limit)
-        });
-        return sqlite.query_sql(&sql, [], map);
+        return sqlite.query_sql(&first_page_sql(limit), [], version_of_row);
     }
-    sqlite.query(
-        &versions_paged(DbBackend::Sqlite, author, before, limit),
-        map,
-    )
+    let stmt = versions_paged(DbBackend::Sqlite, author, before, limit);
+    sqlite.query(&stmt, version_of_row)
+}
+
+/// The first page of everyone's feed, read on every homepage: a statement
+/// without values, built once per page size.
+fn first_page_sql(limit: u64) -> std::sync::Arc<str> {
+    static FIRST_PAGES: inline::Shapes<u64> = inline::Shapes::new();
+    FIRST_PAGES.sql(limit, || {
+        versions_paged(DbBackend::Sqlite, None, None, limit)
+    })
+}
+
+/// The first `limit` versions of everyone's feed on a SQLite file, read in
+/// the calling thread, with the header of the WAL the read saw (see
+/// [`Snapshot`]).
+pub fn first_versions_inline_at_snapshot(
+    sqlite: &InlineSqlite,
+    limit: u64,
+) -> Result<(Vec<PostVersion>, Option<Snapshot>), DbErr> {
+    let (versions, header) =
+        sqlite.query_at_snapshot(&first_page_sql(limit), [], version_of_row)?;
+    Ok((versions, header.map(Snapshot::Sqlite)))
+}
+
+/// A row of `select_versions`, its columns in order.
+fn version_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PostVersion> {
+    Ok(PostVersion {
+        id: inline::uuid(row, 0)?,
+        author_id: inline::uuid(row, 1)?,
+        created_at: inline::time(row, 2)?,
+        updated_at: inline::optional_time(row, 3)?,
+    })
 }
 
 /// The first `limit` versions of everyone's feed on PostgreSQL, with the

@@ -7,12 +7,14 @@
 //! statement is the one SeaORM builds from the same query, and the tests
 //! check that both paths read the same rows.
 //!
-//! On PostgreSQL a round trip to the server is most of what a page costs, so
-//! the session lookup also reports its snapshot (see [`super::snapshot`]),
-//! and the first page of everyone's feed is kept with the snapshot it was
-//! read at: a homepage whose session was read at a snapshot that one covers
-//! (no commit the session's snapshot saw is missing from it) needs no second
-//! query, since the page is at least as new as one read after the session.
+//! The session lookup also reports the snapshot it read at (see
+//! [`super::snapshot`]: PostgreSQL's, or the header of SQLite's WAL), and the
+//! first page of everyone's feed is kept with the snapshot it was read at: a
+//! homepage whose session was read at a snapshot that one covers (no commit
+//! the session's snapshot saw is missing from it) needs no second query,
+//! since the page is at least as new as one read after the session. On
+//! PostgreSQL that saves a round trip to the server; on SQLite the beginning
+//! and end of a read transaction, most of what a read costs there.
 
 use std::sync::Arc;
 #[cfg(test)]
@@ -33,8 +35,8 @@ use crate::domain::{Cursor, Post, PostVersion};
 pub struct Reads {
     pool: DatabaseConnection,
     inline: Option<Arc<InlineSqlite>>,
-    /// The first page of everyone's feed (PostgreSQL): how many versions
-    /// were asked for, and those found.
+    /// The first page of everyone's feed: how many versions were asked
+    /// for, and those found.
     first_page: Arc<AtSnapshot<(u64, Vec<PostVersion>)>>,
     /// Queries made for the first page of the feed.
     #[cfg(test)]
@@ -86,10 +88,7 @@ impl Reads {
         secret_hash: &[u8],
     ) -> Result<(Option<sessions::StoredSession>, Option<Snapshot>), DbErr> {
         match &self.inline {
-            Some(sqlite) => Ok((
-                sessions::find_by_secret_hash_inline(sqlite, secret_hash)?,
-                None,
-            )),
+            Some(sqlite) => sessions::find_by_secret_hash_inline(sqlite, secret_hash),
             None if self.is_postgres() => {
                 sessions::find_by_secret_hash_at_snapshot(&self.pool, secret_hash).await
             }
@@ -137,16 +136,22 @@ impl Reads {
         seen: Option<&Snapshot>,
         limit: u64,
     ) -> Result<Vec<PostVersion>, DbErr> {
-        if !self.is_postgres() {
-            return self.page_versions(None, None, limit).await;
-        }
         let fits = |(kept_limit, _): &(u64, Vec<PostVersion>)| *kept_limit == limit;
         if let Some((_, versions)) = seen.and_then(|seen| self.first_page.get(seen, fits)) {
             return Ok(versions);
         }
         #[cfg(test)]
         self.first_page_queries.fetch_add(1, Ordering::Relaxed);
-        let (versions, at) = posts::first_versions_at_snapshot(&self.pool, limit).await?;
+        let (versions, at) = match &self.inline {
+            Some(sqlite) => posts::first_versions_inline_at_snapshot(sqlite, limit)?,
+            None if self.is_postgres() => {
+                posts::first_versions_at_snapshot(&self.pool, limit).await?
+            }
+            None => (
+                posts::page_versions(&self.pool, None, None, limit).await?,
+                None,
+            ),
+        };
         if let Some(at) = at {
             self.first_page.put(at, (limit, versions.clone()));
         }
@@ -278,30 +283,40 @@ mod tests {
             .unwrap();
         }
         for hash in [vec![1u8; 32], vec![2u8; 32], vec![3u8; 32]] {
-            let a = inline.session_by_secret_hash(&hash).await.unwrap();
-            let b = through_pool.session_by_secret_hash(&hash).await.unwrap();
+            let (a, header) = inline.session_by_secret_hash(&hash).await.unwrap();
+            let (b, _) = through_pool.session_by_secret_hash(&hash).await.unwrap();
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
-            assert_eq!(a.0.is_some(), hash[0] != 3);
+            assert_eq!(a.is_some(), hash[0] != 3);
+            assert!(matches!(header, Some(Snapshot::Sqlite(_))), "{header:?}");
         }
 
         drop((inline, through_pool, pool));
     }
 
-    /// On PostgreSQL the first page of the feed is read once per snapshot:
-    /// a session found at a snapshot it covers gets it from memory, and every
-    /// commit (a post, an edit, a deletion through another connection, or a
-    /// write to another table) sends the next page view back to the
-    /// database, which then shows it.
+    /// The first page of the feed is read once per snapshot: a session
+    /// found at a snapshot the kept page covers gets it from memory, and
+    /// every commit (a post, an edit, a deletion through another
+    /// connection, or a write to another table) sends the next page view
+    /// back to the database, which then shows it. On a SQLite file (the
+    /// WAL's header) and on PostgreSQL (its snapshots).
     #[tokio::test]
-    async fn the_first_page_is_read_again_after_every_commit() {
-        let Some(scratch) = db::ScratchPostgres::new().await else {
-            // SQLite reads no snapshots, so there is nothing kept to check.
-            return;
-        };
-        let pool = db::connect(&scratch.url).await.unwrap();
+    async fn the_first_page_is_read_again_after_every_commit_on_sqlite() {
+        let file = db::ScratchSqlite::new("first-page");
+        the_first_page_is_read_again_after_every_commit(&file.url()).await;
+    }
+
+    #[tokio::test]
+    async fn the_first_page_is_read_again_after_every_commit_on_postgresql() {
+        if let Some(scratch) = db::ScratchPostgres::new().await {
+            the_first_page_is_read_again_after_every_commit(&scratch.url).await;
+        }
+    }
+
+    async fn the_first_page_is_read_again_after_every_commit(url: &str) {
+        let pool = db::connect(url).await.unwrap();
         db::migrate(&pool).await.unwrap();
-        let reads = Reads::new(pool.clone(), &scratch.url);
-        let elsewhere = db::connect(&scratch.url).await.unwrap();
+        let reads = Reads::new(pool.clone(), url);
+        let elsewhere = db::connect(url).await.unwrap();
         let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
             .await
             .unwrap();
@@ -335,13 +350,13 @@ mod tests {
         let seen = || async {
             let (session, snapshot) = reads.session_by_secret_hash(&hash).await.unwrap();
             assert!(session.is_some());
-            snapshot.expect("a session read on PostgreSQL reports its snapshot")
+            snapshot.expect("a session read reports its snapshot")
         };
         let truth = || async { reads.page_versions(None, None, 21).await.unwrap() };
         let queries = || reads.first_page_queries.load(Ordering::Relaxed);
         // Two views at one snapshot: the second is answered from memory.
-        // Snapshots span the whole server, whose other databases may commit
-        // in between, so a few snapshots may be needed to see it.
+        // PostgreSQL's snapshots span the whole server, whose other databases
+        // may commit in between, so a few snapshots may be needed to see it.
         let hit = || async {
             for _ in 0..50 {
                 let at = seen().await;

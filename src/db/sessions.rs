@@ -168,17 +168,18 @@ pub async fn find_by_secret_hash_at_snapshot(
     Ok((Some(session.into()), Snapshot::of(&row)?))
 }
 
-/// [`find_by_secret_hash`], read in the calling thread.
+/// [`find_by_secret_hash`], read in the calling thread, with the header of
+/// the WAL the read saw (see [`Snapshot`]).
 pub fn find_by_secret_hash_inline(
     sqlite: &InlineSqlite,
     secret_hash: &[u8],
-) -> Result<Option<StoredSession>, DbErr> {
+) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
     // One statement, whatever the hash: built once, the hash bound as the
     // blob sqlx binds it as.
     static BY_SECRET_HASH: inline::Shapes<()> = inline::Shapes::new();
     let sql = BY_SECRET_HASH.sql((), || by_secret_hash(&[]).build(DbBackend::Sqlite));
     // The columns of `select_stored`, in order.
-    let rows = sqlite.query_sql(&sql, [secret_hash], |row| {
+    let (rows, header) = sqlite.query_at_snapshot(&sql, [secret_hash], |row| {
         Ok(SessionRow {
             id: inline::uuid(row, 0)?,
             user_id: inline::optional_uuid(row, 1)?,
@@ -191,7 +192,10 @@ pub fn find_by_secret_hash_inline(
             username: row.get(8)?,
         })
     })?;
-    Ok(rows.into_iter().next().map(Into::into))
+    Ok((
+        rows.into_iter().next().map(Into::into),
+        header.map(Snapshot::Sqlite),
+    ))
 }
 
 pub async fn find_by_id(

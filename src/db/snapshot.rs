@@ -11,8 +11,18 @@
 //! finished every transaction that a request's own snapshot does, the value
 //! is at least as new as anything the request could have read itself: it
 //! holds every commit the request could know of, through this instance or
-//! another. On SQLite there is nothing to gain (its reads are library calls)
-//! and no snapshot is taken.
+//! another.
+//!
+//! On SQLite in WAL mode a read transaction sees the database as the WAL's
+//! header describes it when the transaction begins (`sqlite3_snapshot_get`
+//! hands out a copy): how many frames it holds, their checksums, and the
+//! WAL's salt, which changes whenever the WAL starts over. Every commit, by
+//! any connection or process, appends frames and so changes the header. A
+//! value read at the very same header as a request's own read is as new as
+//! anything the request could read; any other header, newer or older, is not
+//! compared (SQLite's own `sqlite3_snapshot_cmp` orders headers by fields it
+//! stores in big-endian byte order, so its order breaks after 255 restarts of
+//! the WAL), and the value is read again.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -21,10 +31,45 @@ use sea_orm::{
     sea_query::{Expr, SimpleExpr},
 };
 
+/// What a read saw of the whole database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Snapshot {
+    Postgres(Transactions),
+    Sqlite(WalHeader),
+}
+
+impl Snapshot {
+    /// Whether a value read at `self` holds every commit a read at `other`
+    /// saw.
+    pub fn covers(&self, other: &Snapshot) -> bool {
+        match (self, other) {
+            (Self::Postgres(this), Self::Postgres(other)) => this.covers(other),
+            (Self::Sqlite(this), Self::Sqlite(other)) => this == other,
+            _ => false,
+        }
+    }
+}
+
+/// The size of SQLite's `sqlite3_snapshot`: a copy of the WAL's header.
+pub const WAL_HEADER_LEN: usize = 48;
+
+/// A copy of the header of SQLite's WAL as a read transaction saw it (see
+/// the module's documentation); only compared for equality.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WalHeader(pub [u8; WAL_HEADER_LEN]);
+
+impl std::fmt::Debug for WalHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WalHeader(")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        f.write_str(")")
+    }
+}
+
 /// A PostgreSQL snapshot: transactions below `xmax` have finished, except
 /// those in `running` (sorted).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct Transactions {
     xmax: u64,
     running: Vec<u64>,
 }
@@ -47,9 +92,11 @@ impl Snapshot {
     /// only means that nothing is answered from memory).
     pub(super) fn of(row: &QueryResult) -> Result<Option<Self>, DbErr> {
         let text: String = row.try_get("", COLUMN)?;
-        Ok(Self::parse(&text))
+        Ok(Transactions::parse(&text).map(Self::Postgres))
     }
+}
 
+impl Transactions {
     /// Reads `xmin:xmax:xip,xip,…` (the list may be empty).
     fn parse(text: &str) -> Option<Self> {
         let mut parts = text.split(':');
@@ -76,7 +123,7 @@ impl Snapshot {
     /// listed finished; a savepoint's id is never listed, which can only
     /// make this answer no). Those `self` counts as running must be running
     /// for `other` too.
-    pub fn covers(&self, other: &Snapshot) -> bool {
+    fn covers(&self, other: &Transactions) -> bool {
         let begun_since = other.xmax.saturating_sub(self.xmax);
         let running_since = other.running.iter().filter(|&&x| x >= self.xmax).count() as u64;
         begun_since == running_since
@@ -132,15 +179,19 @@ impl<T: Clone> AtSnapshot<T> {
 mod tests {
     use super::*;
 
-    fn snap(text: &str) -> Snapshot {
-        Snapshot::parse(text).unwrap()
+    fn snap(text: &str) -> Transactions {
+        Transactions::parse(text).unwrap()
+    }
+
+    fn pg(text: &str) -> Snapshot {
+        Snapshot::Postgres(snap(text))
     }
 
     #[test]
     fn snapshots_read_as_postgresql_prints_them() {
         assert_eq!(
             snap("10:20:"),
-            Snapshot {
+            Transactions {
                 xmax: 20,
                 running: vec![]
             }
@@ -149,7 +200,7 @@ mod tests {
         for garbage in [
             "", "10", "10:20", "a:20:", "10:20:x", "20:10:", "1:2:3:4", "10:20:1,",
         ] {
-            assert_eq!(Snapshot::parse(garbage), None, "{garbage:?}");
+            assert_eq!(Transactions::parse(garbage), None, "{garbage:?}");
         }
     }
 
@@ -184,7 +235,7 @@ mod tests {
     fn a_value_is_given_back_for_snapshots_its_own_covers() {
         let cache = AtSnapshot::new();
         let any = |_: &i32| true;
-        let (older, newer) = (snap("10:20:12"), snap("10:30:"));
+        let (older, newer) = (pg("10:20:12"), pg("10:30:"));
         assert_eq!(cache.get(&older, any), None);
         cache.put(older.clone(), 1);
         assert_eq!(cache.get(&older, any), Some(1));
@@ -207,5 +258,19 @@ mod tests {
             Some(2),
             "an older value does not replace a newer"
         );
+    }
+
+    #[test]
+    fn a_wal_header_covers_only_the_same_header_and_kinds_never_mix() {
+        let header = |frames: u8| {
+            let mut bytes = [0u8; WAL_HEADER_LEN];
+            bytes[16] = frames;
+            Snapshot::Sqlite(WalHeader(bytes))
+        };
+        assert!(header(3).covers(&header(3)));
+        assert!(!header(4).covers(&header(3)), "headers are not ordered");
+        assert!(!header(3).covers(&header(4)));
+        assert!(!header(3).covers(&pg("10:20:")));
+        assert!(!pg("10:20:").covers(&header(3)));
     }
 }

@@ -97,7 +97,7 @@ enum Outcome {
 struct State {
     /// The live session, if any: loaded with the request or started by it.
     current: Option<StoredSession>,
-    /// The snapshot `current` was loaded at (PostgreSQL).
+    /// The snapshot `current` was loaded at.
     snapshot: Option<Snapshot>,
     /// The secret the browser presented for `current`, to re-send its cookie.
     presented: Option<SessionSecret>,
@@ -129,8 +129,8 @@ impl Session {
         self.lock().current.as_ref().and_then(|s| s.user.clone())
     }
 
-    /// The database snapshot the session was loaded at (PostgreSQL only):
-    /// a read made as of that snapshot may be answered from memory (see
+    /// The database snapshot the session was loaded at (none on a SQLite
+    /// database in memory): a read made as of that snapshot may be answered from memory (see
     /// `db::Reads::first_page_versions`). None once this request has logged
     /// in or out; a handler that writes anything itself must not use it for
     /// the reads that follow its write.
