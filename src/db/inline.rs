@@ -14,12 +14,7 @@
 //! async worker that runs it. Writes stay on the pool, where waiting for
 //! SQLite's single writer lock happens on sqlx's threads.
 
-use std::{
-    path::PathBuf,
-    str::FromStr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::PathBuf, str::FromStr, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{
@@ -81,7 +76,7 @@ impl InlineSqlite {
         self.query_sql(&stmt.sql, rusqlite::params_from_iter(params), map)
     }
 
-    /// Runs `sql` (see [`Shapes`]) with `params` and maps each row with `map`.
+    /// Runs `sql` (see [`super::Shapes`]) with `params` and maps each row with `map`.
     pub fn query_sql<T>(
         &self,
         sql: &str,
@@ -181,34 +176,6 @@ fn wal_header(conn: &Connection) -> Option<WalHeader> {
         header
     };
     Some(WalHeader(header))
-}
-
-/// The SQL of statements whose text depends only on a small key (their
-/// shape), built by SeaORM on first use and kept. Building a statement costs
-/// more than SQLite takes to run these: profiled on the logged-in homepage,
-/// building the session lookup alone was a third of its cost.
-pub struct Shapes<K> {
-    built: Mutex<Vec<(K, Arc<str>)>>,
-}
-
-impl<K: PartialEq> Shapes<K> {
-    pub const fn new() -> Self {
-        Self {
-            built: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The SQL of shape `key`, from `build` the first time. Few shapes are
-    /// ever built (a handful of page sizes), so a list does.
-    pub fn sql(&self, key: K, build: impl FnOnce() -> Statement) -> Arc<str> {
-        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, sql)) = built.iter().find(|(k, _)| *k == key) {
-            return sql.clone();
-        }
-        let sql: Arc<str> = build().sql.into();
-        built.push((key, sql.clone()));
-        sql
-    }
 }
 
 fn error(e: rusqlite::Error) -> DbErr {
@@ -332,20 +299,6 @@ mod tests {
         );
         assert_eq!(bind(&Value::Uuid(None)).unwrap(), SqlValue::Null);
         assert!(bind(&Value::Double(Some(1.5))).is_err());
-    }
-
-    #[test]
-    fn a_shape_is_built_once_and_each_shape_has_its_own_sql() {
-        let shapes = Shapes::new();
-        let builds = std::cell::Cell::new(0);
-        let build = |limit: u64| {
-            builds.set(builds.get() + 1);
-            Statement::from_string(sea_orm::DbBackend::Sqlite, format!("SELECT {limit}"))
-        };
-        assert_eq!(&*shapes.sql(21, || build(21)), "SELECT 21");
-        assert_eq!(&*shapes.sql(21, || build(99)), "SELECT 21");
-        assert_eq!(&*shapes.sql(51, || build(51)), "SELECT 51");
-        assert_eq!(builds.get(), 2);
     }
 
     #[test]

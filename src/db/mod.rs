@@ -8,11 +8,13 @@ pub mod login_failures;
 pub mod posts;
 pub mod reads;
 pub mod sessions;
+mod shapes;
 pub mod signing_keys;
 mod snapshot;
 pub mod users;
 
 pub use reads::Reads;
+use shapes::Shapes;
 pub use snapshot::Snapshot;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    Shapes,
     inline::{self, InlineSqlite},
     snapshot::Snapshot,
 };
@@ -219,7 +220,7 @@ pub fn page_versions_inline(
 /// The first page of everyone's feed, read on every homepage: a statement
 /// without values, built once per page size.
 fn first_page_sql(limit: u64) -> std::sync::Arc<str> {
-    static FIRST_PAGES: inline::Shapes<u64> = inline::Shapes::new();
+    static FIRST_PAGES: Shapes<u64> = Shapes::new();
     FIRST_PAGES.sql(limit, || {
         versions_paged(DbBackend::Sqlite, None, None, limit)
     })

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
+    Shapes,
     inline::{self, InlineSqlite},
     snapshot::Snapshot,
 };
@@ -160,7 +161,16 @@ pub async fn find_by_secret_hash_at_snapshot(
     db: &impl ConnectionTrait,
     secret_hash: &[u8],
 ) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
-    let stmt = Snapshot::reported_by(by_secret_hash(secret_hash)).build(DbBackend::Postgres);
+    // One statement, whatever the hash: built once (as on SQLite).
+    static BY_SECRET_HASH: Shapes<()> = Shapes::new();
+    let sql = BY_SECRET_HASH.sql((), || {
+        Snapshot::reported_by(by_secret_hash(&[])).build(DbBackend::Postgres)
+    });
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        &*sql,
+        [secret_hash.to_vec().into()],
+    );
     let Some(row) = db.query_one_raw(stmt).await? else {
         return Ok((None, None));
     };
@@ -176,7 +186,7 @@ pub fn find_by_secret_hash_inline(
 ) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
     // One statement, whatever the hash: built once, the hash bound as the
     // blob sqlx binds it as.
-    static BY_SECRET_HASH: inline::Shapes<()> = inline::Shapes::new();
+    static BY_SECRET_HASH: Shapes<()> = Shapes::new();
     let sql = BY_SECRET_HASH.sql((), || by_secret_hash(&[]).build(DbBackend::Sqlite));
     // The columns of `select_stored`, in order.
     let (rows, header) = sqlite.query_at_snapshot(&sql, [secret_hash], |row| {
