@@ -36,14 +36,11 @@ struct Inner {
 }
 
 /// How much nicer than the process the hashing threads are (Unix nice
-/// values; 19 is the nicest). Measured under a login storm beside a full
-/// load of page views (bench/RESULTS.md): at 0 the pages' p99 rose 1.8–2.3×,
-/// at 10 it rose 1.3–1.5× while logins slowed from ~47/s to ~19/s; once page
-/// views took less CPU (items 18–20), at 10 it rose 1.26–1.40× (and 2.12× in
-/// one benchmark run), at 19 1.03–1.19× with logins at 13–14/s instead of
-/// 16–19/s. Page views are what most people wait on; with nothing else
-/// competing, logins are as fast as ever.
-const HASHING_NICENESS: i32 = 19;
+/// values). Measured under a login storm beside a full load of page views
+/// (bench/RESULTS.md): at 0 the pages' p99 rose 1.8–2.3×, at 10 it rose
+/// 1.3–1.5× while logins slowed from ~47/s to ~19/s (nothing else competing,
+/// logins are as fast as before).
+const HASHING_NICENESS: i32 = 10;
 
 /// Lowers the calling thread's priority by [`HASHING_NICENESS`] (on Linux the
 /// nice value belongs to the thread, not the process).
