@@ -34,6 +34,9 @@ const FLASH: &str = "flash";
 /// not a wall of them.
 const FLASH_KEEP: usize = 3;
 
+/// The largest buffer an answer starts with (larger ones grow as needed).
+const MAX_HINT: usize = 256 * 1024;
+
 /// All templates, compiled into the binary and parsed once at start-up.
 pub struct Templates {
     env: Environment<'static>,
@@ -70,7 +73,8 @@ impl Templates {
     pub fn render_body(&self, name: &str, ctx: Value) -> Result<Vec<u8>, minijinja::Error> {
         let template = self.env.get_template(name)?;
         let size = self.sizes.get(name);
-        let last = size.map_or(0, |s| s.load(Ordering::Relaxed));
+        // One unusually long page does not make every later buffer as long.
+        let last = size.map_or(0, |s| s.load(Ordering::Relaxed)).min(MAX_HINT);
         let mut body = Vec::with_capacity(last + last / 8);
         template.render_captured_to(ctx, &mut body)?;
         if let Some(size) = size {
