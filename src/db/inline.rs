@@ -98,11 +98,14 @@ impl InlineSqlite {
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<(Vec<T>, Option<WalHeader>), DbErr> {
         self.with_connection(|conn| {
-            // `sqlite3_snapshot_get` needs a transaction opened by BEGIN; it
-            // starts the read itself, and the query then reads in it.
+            // `sqlite3_snapshot_get` needs a transaction opened by BEGIN, and
+            // is asked only once the query has begun the read: when it has
+            // to begin the read itself, it also takes the checkpointer's lock,
+            // so a read that met a running checkpoint slept in SQLite's busy
+            // handler (milliseconds, on an async worker), and reads kept
+            // checkpoints from starting.
             conn.prepare_cached("BEGIN")?.execute([])?;
-            let header = wal_header(conn);
-            let result = rows(conn, sql, params, map).map(|rows| (rows, header));
+            let result = rows(conn, sql, params, map).map(|rows| (rows, wal_header(conn)));
             let end = conn
                 .prepare_cached("COMMIT")
                 .and_then(|mut s| s.execute([]));
@@ -155,10 +158,8 @@ fn rows<T>(
 
 const _: () = assert!(std::mem::size_of::<ffi::sqlite3_snapshot>() == WAL_HEADER_LEN);
 
-/// The WAL header the transaction open on `conn` reads at (starting the
-/// read if the transaction has not read yet); `None` when SQLite has none
-/// to give. Should the read itself have failed, the query that follows in
-/// the transaction fails and says why.
+/// The WAL header the read transaction open on `conn` reads at; `None`
+/// when SQLite has none to give.
 /// Needs SQLite built with `SQLITE_ENABLE_SNAPSHOT` (`.cargo/config.toml`).
 fn wal_header(conn: &Connection) -> Option<WalHeader> {
     let mut snapshot: *mut ffi::sqlite3_snapshot = std::ptr::null_mut();
