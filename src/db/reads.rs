@@ -147,10 +147,8 @@ impl Reads {
             None if self.is_postgres() => {
                 posts::first_versions_at_snapshot(&self.pool, limit).await?
             }
-            None => (
-                posts::page_versions(&self.pool, None, None, limit).await?,
-                None,
-            ),
+            // A SQLite database in memory: nothing to compare, nothing kept.
+            None => (self.page_versions(None, None, limit).await?, None),
         };
         if let Some(at) = at {
             self.first_page.put(at, (limit, versions.clone()));
