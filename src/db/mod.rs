@@ -3,6 +3,7 @@
 //! Functions here take a connection and plain values and return domain
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
+mod gathered;
 mod inline;
 pub mod login_failures;
 pub mod posts;

@@ -3,9 +3,11 @@
 //!
 //! On a SQLite file they run in the calling thread (see [`super::inline`]);
 //! on PostgreSQL, whose driver talks to the server over a socket without a
-//! thread hand-off, through the pool like every other query. Either way the
-//! statement is the one SeaORM builds from the same query, and the tests
-//! check that both paths read the same rows.
+//! thread hand-off, through the pool like every other query, the session
+//! lookups of concurrent requests sharing statements (see
+//! [`super::gathered`]). Either way the statement is the one SeaORM builds
+//! from the same query, and the tests check that the paths read the same
+//! rows.
 //!
 //! The session lookup also reports the snapshot it read at (see
 //! [`super::snapshot`]: PostgreSQL's, or the header of SQLite's WAL), and the
@@ -25,6 +27,7 @@ use uuid::Uuid;
 
 use super::{
     SQLITE_BUSY_TIMEOUT,
+    gathered::GatheredLookups,
     inline::InlineSqlite,
     posts, sessions,
     snapshot::{AtSnapshot, Snapshot},
@@ -35,6 +38,8 @@ use crate::domain::{Cursor, Post, PostVersion};
 pub struct Reads {
     pool: DatabaseConnection,
     inline: Option<Arc<InlineSqlite>>,
+    /// Session lookups on PostgreSQL, gathered into shared statements.
+    gathered: Option<Arc<GatheredLookups>>,
     /// The first page of everyone's feed: how many versions were asked
     /// for, and those found.
     first_page: Arc<AtSnapshot<(u64, Vec<PostVersion>)>>,
@@ -46,22 +51,31 @@ pub struct Reads {
 impl Reads {
     /// Reads for the database at `url`, which `pool` is connected to.
     pub fn new(pool: DatabaseConnection, url: &str) -> Self {
-        let inline = match pool.get_database_backend() {
-            DbBackend::Sqlite => InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new),
-            _ => None,
-        };
-        Self::with(pool, inline)
+        let (mut inline, mut gathered) = (None, None);
+        match pool.get_database_backend() {
+            DbBackend::Sqlite => {
+                inline = InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new);
+            }
+            DbBackend::Postgres => gathered = Some(Arc::new(GatheredLookups::new(pool.clone()))),
+            _ => {}
+        }
+        Self::with(pool, inline, gathered)
     }
 
-    /// Reads that always go through `pool`.
+    /// Reads that always go through `pool`, each with a statement of its own.
     pub fn through_pool(pool: DatabaseConnection) -> Self {
-        Self::with(pool, None)
+        Self::with(pool, None, None)
     }
 
-    fn with(pool: DatabaseConnection, inline: Option<Arc<InlineSqlite>>) -> Self {
+    fn with(
+        pool: DatabaseConnection,
+        inline: Option<Arc<InlineSqlite>>,
+        gathered: Option<Arc<GatheredLookups>>,
+    ) -> Self {
         Self {
             pool,
             inline,
+            gathered,
             first_page: Arc::new(AtSnapshot::new()),
             #[cfg(test)]
             first_page_queries: Arc::default(),
@@ -86,9 +100,12 @@ impl Reads {
     pub async fn session_by_secret_hash(
         &self,
         secret_hash: &[u8],
-    ) -> Result<(Option<sessions::StoredSession>, Option<Snapshot>), DbErr> {
-        match &self.inline {
-            Some(sqlite) => sessions::find_by_secret_hash_inline(sqlite, secret_hash),
+    ) -> Result<sessions::Found, DbErr> {
+        if let Some(sqlite) = &self.inline {
+            return sessions::find_by_secret_hash_inline(sqlite, secret_hash);
+        }
+        match &self.gathered {
+            Some(gathered) => gathered.session_by_secret_hash(secret_hash).await,
             None if self.is_postgres() => {
                 sessions::find_by_secret_hash_at_snapshot(&self.pool, secret_hash).await
             }

@@ -39,6 +39,10 @@ pub struct StoredSession {
     pub remember: bool,
 }
 
+/// A session lookup's answer: the session with its user, and (where known)
+/// the snapshot it was read at.
+pub type Found = (Option<StoredSession>, Option<Snapshot>);
+
 #[derive(FromQueryResult)]
 struct SessionRow {
     id: Uuid,
@@ -160,7 +164,7 @@ pub async fn find_by_secret_hash(
 pub async fn find_by_secret_hash_at_snapshot(
     db: &impl ConnectionTrait,
     secret_hash: &[u8],
-) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
+) -> Result<Found, DbErr> {
     // One statement, whatever the hash: built once (as on SQLite).
     static BY_SECRET_HASH: Shapes<()> = Shapes::new();
     let sql = BY_SECRET_HASH.sql((), || {
@@ -178,12 +182,65 @@ pub async fn find_by_secret_hash_at_snapshot(
     Ok((Some(session.into()), Snapshot::of(&row)?))
 }
 
+/// What one statement found: sessions by hash, and its snapshot.
+pub struct FoundMany {
+    sessions: Vec<(Vec<u8>, StoredSession)>,
+    snapshot: Option<Snapshot>,
+}
+
+impl FoundMany {
+    /// The answer to a lookup of `hash`: as with a statement of its own,
+    /// the snapshot only with a session.
+    pub fn get(&self, hash: &[u8]) -> Found {
+        match self.sessions.iter().find(|(h, _)| h == hash) {
+            Some((_, session)) => (Some(session.clone()), self.snapshot.clone()),
+            None => (None, None),
+        }
+    }
+}
+
+/// [`find_by_secret_hash_at_snapshot`] for several secrets in one statement
+/// on PostgreSQL. Statements are built for 1, 2, 4, … secrets (the last one
+/// repeated to fill a shape), so that the server prepares a handful of
+/// statements, not one per count.
+pub async fn find_many_by_secret_hash_at_snapshot(
+    db: &impl ConnectionTrait,
+    hashes: &[Vec<u8>],
+) -> Result<FoundMany, DbErr> {
+    /// The column that tells which secret a row was found for.
+    const HASH_COLUMN: &str = "found_secret_hash";
+    static SHAPES: Shapes<usize> = Shapes::new();
+    let shape = hashes.len().next_power_of_two();
+    let sql = SHAPES.sql(shape, || {
+        let placeholders = vec![Vec::<u8>::new(); shape];
+        Snapshot::reported_by(select_stored())
+            .column_as(sessions::Column::SecretHash, HASH_COLUMN)
+            .filter(sessions::Column::SecretHash.is_in(placeholders))
+            .build(DbBackend::Postgres)
+    });
+    let last = hashes.last().cloned().unwrap_or_default();
+    let values = (0..shape).map(|i| hashes.get(i).unwrap_or(&last).clone().into());
+    let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &*sql, values);
+    let rows = db.query_all_raw(stmt).await?;
+    let mut found = FoundMany {
+        sessions: Vec::with_capacity(rows.len()),
+        snapshot: None,
+    };
+    for row in &rows {
+        let hash: Vec<u8> = row.try_get("", HASH_COLUMN)?;
+        let session = SessionRow::from_query_result(row, "")?;
+        found.snapshot = Snapshot::of(row)?;
+        found.sessions.push((hash, session.into()));
+    }
+    Ok(found)
+}
+
 /// [`find_by_secret_hash`], read in the calling thread, with the header of
 /// the WAL the read saw (see [`Snapshot`]).
 pub fn find_by_secret_hash_inline(
     sqlite: &InlineSqlite,
     secret_hash: &[u8],
-) -> Result<(Option<StoredSession>, Option<Snapshot>), DbErr> {
+) -> Result<Found, DbErr> {
     // One statement, whatever the hash: built once, the hash bound as the
     // blob sqlx binds it as.
     static BY_SECRET_HASH: Shapes<()> = Shapes::new();
