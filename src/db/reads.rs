@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::{
     SQLITE_BUSY_TIMEOUT,
-    gathered::GatheredLookups,
+    gathered::GatheredReads,
     inline::InlineSqlite,
     posts, sessions,
     snapshot::{AtSnapshot, Snapshot},
@@ -38,8 +38,9 @@ use crate::domain::{Cursor, Post, PostVersion};
 pub struct Reads {
     pool: DatabaseConnection,
     inline: Option<Arc<InlineSqlite>>,
-    /// Session lookups on PostgreSQL, gathered into shared statements.
-    gathered: Option<Arc<GatheredLookups>>,
+    /// Session lookups and first pages on PostgreSQL, gathered into shared
+    /// statements.
+    gathered: Option<Arc<GatheredReads>>,
     /// The first page of everyone's feed: how many versions were asked
     /// for, and those found.
     first_page: Arc<AtSnapshot<(u64, Vec<PostVersion>)>>,
@@ -56,7 +57,7 @@ impl Reads {
             DbBackend::Sqlite => {
                 inline = InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new);
             }
-            DbBackend::Postgres => gathered = Some(Arc::new(GatheredLookups::new(pool.clone()))),
+            DbBackend::Postgres => gathered = Some(Arc::new(GatheredReads::new(&pool))),
             _ => {}
         }
         Self::with(pool, inline, gathered)
@@ -70,7 +71,7 @@ impl Reads {
     fn with(
         pool: DatabaseConnection,
         inline: Option<Arc<InlineSqlite>>,
-        gathered: Option<Arc<GatheredLookups>>,
+        gathered: Option<Arc<GatheredReads>>,
     ) -> Self {
         Self {
             pool,
@@ -105,7 +106,7 @@ impl Reads {
             return sessions::find_by_secret_hash_inline(sqlite, secret_hash);
         }
         match &self.gathered {
-            Some(gathered) => gathered.session_by_secret_hash(secret_hash).await,
+            Some(gathered) => gathered.sessions.ask(secret_hash.to_vec()).await,
             None if self.is_postgres() => {
                 sessions::find_by_secret_hash_at_snapshot(&self.pool, secret_hash).await
             }
@@ -145,9 +146,10 @@ impl Reads {
 
     /// The first `limit` versions of everyone's feed, at least as new as a
     /// statement at snapshot `seen` (if known) would read them: from memory
-    /// when the page kept was read at a snapshot covering `seen`. Views that
-    /// miss together after a commit each read: sharing one read among them
-    /// was measured, and made no difference that could be told from noise.
+    /// when the page kept was read at a snapshot covering `seen`. On
+    /// PostgreSQL the views that read it together (anonymous ones always
+    /// do, having no session snapshot) share a statement (see
+    /// [`super::gathered`]).
     pub async fn first_page_versions(
         &self,
         seen: Option<&Snapshot>,
@@ -159,13 +161,14 @@ impl Reads {
         }
         #[cfg(test)]
         self.first_page_queries.fetch_add(1, Ordering::Relaxed);
-        let (versions, at) = match &self.inline {
-            Some(sqlite) => posts::first_versions_inline_at_snapshot(sqlite, limit)?,
-            None if self.is_postgres() => {
+        let (versions, at) = match (&self.inline, &self.gathered) {
+            (Some(sqlite), _) => posts::first_versions_inline_at_snapshot(sqlite, limit)?,
+            (None, Some(gathered)) => gathered.first_pages.ask(limit).await?,
+            (None, None) if self.is_postgres() => {
                 posts::first_versions_at_snapshot(&self.pool, limit).await?
             }
             // A SQLite database in memory: nothing to compare, nothing kept.
-            None => (self.page_versions(None, None, limit).await?, None),
+            (None, None) => (self.page_versions(None, None, limit).await?, None),
         };
         if let Some(at) = at {
             self.first_page.put(at, (limit, versions.clone()));
