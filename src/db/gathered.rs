@@ -239,10 +239,22 @@ mod tests {
     use crate::{
         db::{self, sessions::NewSession, users},
         domain::{
-            Username,
+            User, Username,
             session::{ClientInfo, Deadlines},
         },
     };
+
+    /// A fresh PostgreSQL database (when `TEST_DATABASE_URL` is set) with
+    /// one user.
+    async fn postgres_with_alice() -> Option<(db::ScratchPostgres, DatabaseConnection, User)> {
+        let scratch = db::ScratchPostgres::new().await?;
+        let pool = db::connect(&scratch.url).await.unwrap();
+        db::migrate(&pool).await.unwrap();
+        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
+            .await
+            .unwrap();
+        Some((scratch, pool, alice))
+    }
 
     /// Lookups asked for together share statements, and each still gets
     /// exactly what a statement of its own would have found: its own
@@ -251,14 +263,9 @@ mod tests {
     /// each asked for twice.
     #[tokio::test]
     async fn lookups_asked_together_share_statements_and_each_gets_its_own_answer() {
-        let Some(scratch) = db::ScratchPostgres::new().await else {
+        let Some((_scratch, pool, alice)) = postgres_with_alice().await else {
             return;
         };
-        let pool = db::connect(&scratch.url).await.unwrap();
-        db::migrate(&pool).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
-            .await
-            .unwrap();
         let now = Utc::now();
         let mut hashes = Vec::new();
         for i in 0..80u8 {
@@ -350,14 +357,9 @@ mod tests {
     /// after a commit shows it.
     #[tokio::test]
     async fn first_pages_asked_together_share_a_statement_begun_after_them() {
-        let Some(scratch) = db::ScratchPostgres::new().await else {
+        let Some((_scratch, pool, alice)) = postgres_with_alice().await else {
             return;
         };
-        let pool = db::connect(&scratch.url).await.unwrap();
-        db::migrate(&pool).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
-            .await
-            .unwrap();
         let now = Utc::now();
         let post = |n: i64| db::posts::NewPost {
             id: uuid::Uuid::new_v4(),
