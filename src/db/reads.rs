@@ -3,8 +3,8 @@
 //!
 //! On a SQLite file they run in the calling thread (see [`super::inline`]);
 //! on PostgreSQL, whose driver talks to the server over a socket without a
-//! thread hand-off, through the pool like every other query, the session
-//! lookups of concurrent requests sharing statements (see
+//! thread hand-off, through the pool like every other query, concurrent
+//! requests' session lookups and first-page reads sharing statements (see
 //! [`super::gathered`]). Either way the statement is the one SeaORM builds
 //! from the same query, and the tests check that the paths read the same
 //! rows.
