@@ -108,7 +108,10 @@ impl Reads {
         match &self.gathered {
             Some(gathered) => gathered.sessions.ask(secret_hash.to_vec()).await,
             None if self.is_postgres() => {
-                sessions::find_by_secret_hash_at_snapshot(&self.pool, secret_hash).await
+                let hashes = [secret_hash.to_vec()];
+                let found =
+                    sessions::find_many_by_secret_hash_at_snapshot(&self.pool, &hashes).await?;
+                Ok(found.get(secret_hash))
             }
             None => Ok((
                 sessions::find_by_secret_hash(&self.pool, secret_hash).await?,

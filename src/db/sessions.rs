@@ -159,29 +159,6 @@ pub async fn find_by_secret_hash(
     Ok(rows.into_iter().next().map(Into::into))
 }
 
-/// [`find_by_secret_hash`] on PostgreSQL, with the snapshot the query ran
-/// in when a session was found.
-pub async fn find_by_secret_hash_at_snapshot(
-    db: &impl ConnectionTrait,
-    secret_hash: &[u8],
-) -> Result<Found, DbErr> {
-    // One statement, whatever the hash: built once (as on SQLite).
-    static BY_SECRET_HASH: Shapes<()> = Shapes::new();
-    let sql = BY_SECRET_HASH.sql((), || {
-        Snapshot::reported_by(by_secret_hash(&[])).build(DbBackend::Postgres)
-    });
-    let stmt = sea_orm::Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        &*sql,
-        [secret_hash.to_vec().into()],
-    );
-    let Some(row) = db.query_one_raw(stmt).await? else {
-        return Ok((None, None));
-    };
-    let session = SessionRow::from_query_result(&row, "")?;
-    Ok((Some(session.into()), Snapshot::of(&row)?))
-}
-
 /// What one statement found: sessions by hash, and its snapshot.
 pub struct FoundMany {
     sessions: Vec<(Vec<u8>, StoredSession)>,
@@ -199,10 +176,10 @@ impl FoundMany {
     }
 }
 
-/// [`find_by_secret_hash_at_snapshot`] for several secrets in one statement
-/// on PostgreSQL. Statements are built for 1, 2, 4, … secrets (the last one
-/// repeated to fill a shape), so that the server prepares a handful of
-/// statements, not one per count.
+/// [`find_by_secret_hash`] for several secrets in one statement on
+/// PostgreSQL, with the snapshot the statement ran in. Statements are built
+/// for 1, 2, 4, … secrets (the last one repeated to fill a shape), so that
+/// the server prepares a handful of statements, not one per count.
 pub async fn find_many_by_secret_hash_at_snapshot(
     db: &impl ConnectionTrait,
     hashes: &[Vec<u8>],
@@ -229,7 +206,10 @@ pub async fn find_many_by_secret_hash_at_snapshot(
     for row in &rows {
         let hash: Vec<u8> = row.try_get("", HASH_COLUMN)?;
         let session = SessionRow::from_query_result(row, "")?;
-        found.snapshot = Snapshot::of(row)?;
+        // Every row carries the statement's one snapshot.
+        if found.snapshot.is_none() {
+            found.snapshot = Snapshot::of(row)?;
+        }
         found.sessions.push((hash, session.into()));
     }
     Ok(found)
