@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
+
+use super::session::{earlier, later};
 
 /// `max_failures` failures within `window` refuse further attempts until
 /// enough of them have left the window.
@@ -15,7 +17,7 @@ pub struct ThrottlePolicy {
 impl ThrottlePolicy {
     /// Where counting starts: failures before this no longer count.
     pub fn since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now - TimeDelta::from_std(self.window).unwrap_or(TimeDelta::MAX)
+        earlier(now, self.window)
     }
 
     /// How long to wait, given the failures within the window (oldest
@@ -28,8 +30,11 @@ impl ThrottlePolicy {
         }
         // Once this one leaves the window, max - 1 remain.
         let freeing = failures[failures.len() - max];
-        let free_at = freeing + TimeDelta::from_std(self.window).unwrap_or(TimeDelta::MAX);
-        let wait = (free_at - now).to_std().unwrap_or(Duration::ZERO);
+        let free_at = later(freeing, self.window);
+        let wait = free_at
+            .signed_duration_since(now)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         // Whole seconds for Retry-After, and never "0" while refusing.
         Some(
             Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
@@ -80,6 +85,16 @@ mod tests {
             policy().retry_after(&failures, t(100)),
             Some(Duration::from_secs(820))
         );
+    }
+
+    #[test]
+    fn a_window_longer_than_chrono_holds_overflows_nothing() {
+        let forever = ThrottlePolicy {
+            max_failures: 1,
+            window: Duration::MAX,
+        };
+        assert_eq!(forever.since(t(0)), DateTime::<Utc>::MIN_UTC);
+        assert!(forever.retry_after(&[t(0)], t(1)).is_some());
     }
 
     #[test]
