@@ -10,11 +10,11 @@ use poem::{
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    api,
-    config::Settings,
+    RunError, api,
+    config::{ConfigError, ListenAddr, Settings},
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
-    db::{self, Reads},
+    db::{self, IfMissing, Reads, Target},
     domain::throttle::ThrottlePolicy,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
@@ -45,27 +45,53 @@ pub struct AppState {
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    /// The URL the start-up log offers: the host name given, or the address bound.
+    url: String,
     state: AppState,
     sessions: Arc<SessionManager>,
     csrf_key: CsrfKey,
     templates: Arc<Templates>,
+    /// Defaults lowered to fit values given (see `Settings::check`).
+    lowered: Vec<String>,
 }
 
 impl Application {
-    /// Connects, migrates and binds; the server starts with [`Self::run_until`].
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database_url).await.with_context(|| {
-            format!("Failed to connect to {}", settings.database_url_for_logs())
-        })?;
-        db::migrate(&db)
+    /// Checks the settings, binds the socket, then opens and migrates the
+    /// database, in that order: a configuration that cannot work or a port
+    /// in use leaves no database behind. The server starts with
+    /// [`Self::run_until`].
+    pub async fn build(mut settings: Settings) -> Result<Self, RunError> {
+        let checked = settings.check()?;
+        let (acceptor, addr) = listen(&settings.addr).await?;
+
+        let db = db::open(
+            settings.database.database_url.expose(),
+            &checked.database,
+            settings.database.sqlite_synchronous.to_sqlx(),
+            IfMissing::Create,
+        )
+        .await?;
+        match &checked.database {
+            Target::SqliteFile(_) | Target::SqliteMemory => tracing::info!(
+                "database: {} (WAL, synchronous={})",
+                checked.database,
+                settings.database.sqlite_synchronous
+            ),
+            Target::Postgres(_) => tracing::info!("database: {}", checked.database),
+        }
+        let applied = db::migrate(&db)
             .await
-            .context("Failed to apply migrations")?;
+            .map_err(|e| RunError::database("apply migrations", &checked.database, &e))?;
+        match applied.as_slice() {
+            [] => tracing::info!("migrations: none pending"),
+            names => tracing::info!("migrations: applied {} ({})", names.len(), names.join(", ")),
+        }
 
         let mut candidate = [0u8; 32];
         getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
         let key = db::signing_keys::get_or_create(&db, "csrf", candidate)
             .await
-            .context("Failed to load the CSRF key")?;
+            .map_err(|e| RunError::database("load the CSRF key", &checked.database, &e))?;
         let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
 
         let templates = Arc::new(Templates::load().context("Failed to load templates")?);
@@ -73,7 +99,7 @@ impl Application {
             secure: settings.secure_cookies,
             expire_at_browser_close: settings.expire_at_browser_close,
         };
-        let reads = Reads::new(db.clone(), &settings.database_url);
+        let reads = Reads::new(db.clone(), settings.database.database_url.expose());
         let sessions = Arc::new(SessionManager::new(
             reads.clone(),
             SessionConfig {
@@ -84,31 +110,23 @@ impl Application {
             },
         ));
 
-        let acceptor = TcpListener::bind(settings.addr)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("Failed to listen on {}", settings.addr))?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("Failed to read the listening address")?;
-
+        let url = match (settings.addr.host_name(), addr.ip()) {
+            (Some(name), _) => format!("http://{name}:{}/", addr.port()),
+            // Browsers do not open the unspecified address; this machine's is the same socket.
+            (None, ip) if ip.is_unspecified() => format!("http://127.0.0.1:{}/", addr.port()),
+            (None, _) => format!("http://{addr}/"),
+        };
         if !addr.ip().is_loopback() && !settings.secure_cookies {
             tracing::warn!(
                 %addr,
                 "listening beyond this machine without --secure-cookies: cookies will travel without the Secure flag"
             );
         }
-        if settings.session_refresh >= settings.session_idle {
-            tracing::warn!(
-                "--session-refresh is not shorter than --session-idle: active sessions may expire between refreshes"
-            );
-        }
 
         Ok(Self {
             acceptor,
             addr,
+            url,
             state: AppState {
                 db,
                 reads,
@@ -122,6 +140,7 @@ impl Application {
             sessions,
             csrf_key,
             templates,
+            lowered: checked.lowered,
         })
     }
 
@@ -166,13 +185,68 @@ impl Application {
                 hsts: settings.secure_cookies,
             })
             .with(RequestLog);
-        tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
+        for note in &self.lowered {
+            tracing::info!("{note}");
+        }
+        let security = settings
+            .effective_security()
+            .into_iter()
+            .map(|(flag, value)| format!("{flag} {value}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!("security: {security}");
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            addr = %self.addr,
+            "Tangerine is serving {}",
+            self.url
+        );
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
             .await;
         purger.abort();
         served.context("The server failed")
     }
+}
+
+/// Binds `addr`: its address, or the first address its host name resolves
+/// to that can be bound.
+async fn listen(addr: &ListenAddr) -> Result<(TcpAcceptor, SocketAddr), RunError> {
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host(addr.to_string())
+        .await
+        .map_err(|e| {
+            ConfigError(format!(
+                "--addr {addr}: the host name does not resolve ({}); use an address such as 127.0.0.1:{}",
+                db::errors::describe_io(&e),
+                addr.port()
+            ))
+        })?
+        .collect();
+    let mut failed = None;
+    for candidate in candidates {
+        match TcpListener::bind(candidate).into_acceptor().await {
+            Ok(acceptor) => {
+                let bound = acceptor
+                    .local_addr()
+                    .first()
+                    .and_then(|a| a.as_socket_addr().copied())
+                    .unwrap_or(candidate);
+                return Ok((acceptor, bound));
+            }
+            Err(e) => failed = Some((candidate, e)),
+        }
+    }
+    Err(match failed {
+        Some((candidate, e)) => RunError::Listen {
+            addr: candidate.to_string(),
+            reason: db::errors::describe_io(&e),
+        },
+        None => ConfigError(format!(
+            "--addr {addr}: the host name resolves to no address; use an address such as 127.0.0.1:{}",
+            addr.port()
+        ))
+        .into(),
+    })
 }
 
 /// Listens for Ctrl-C and SIGTERM from the moment it is called and returns
