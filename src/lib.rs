@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod db;
 pub mod domain;
 pub mod entities;
+pub mod failures;
 pub mod middleware;
 pub mod passwords;
 pub mod posts;

@@ -16,6 +16,7 @@ use crate::{
     csrf::{CsrfKey, CsrfLayer},
     db::{self, IfMissing, Reads, Target},
     domain::throttle::ThrottlePolicy,
+    failures::Failures,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
@@ -179,12 +180,15 @@ impl Application {
             .at("/favicon.ico", get(assets::favicon))
             .nest("/", dynamic)
             .data(self.state)
-            .data(self.templates)
+            .data(self.templates.clone())
             .data(Arc::new(Cards::default()))
+            .with(Failures::new(self.templates))
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })
-            .with(RequestLog);
+            .with(RequestLog {
+                trust_proxy: settings.trust_proxy,
+            });
         for note in &self.lowered {
             tracing::info!("{note}");
         }

@@ -16,7 +16,7 @@ use poem_openapi::{
     types::{ToJSON, Type},
 };
 
-use crate::middleware::{BodyTooLarge, read_bounded_body};
+use crate::middleware::{BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body};
 
 /// The body of every error answer.
 #[derive(Debug, Clone, Object)]
@@ -44,8 +44,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    /// Seconds after which a refused request may be tried again (429).
+    /// Seconds after which a refused request may be tried again (429, 503).
     pub retry_after: Option<u64>,
+    /// What failed on the server's side, for the request's log line.
+    pub failure: Option<ServerFailure>,
 }
 
 impl ApiError {
@@ -55,6 +57,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            failure: None,
         }
     }
 
@@ -94,14 +97,32 @@ impl ApiError {
         }
     }
 
-    /// The unexpected: logged with its cause, answered without it.
+    /// The unexpected: answered without its cause, which the request's log
+    /// line tells; 503 `unavailable` when the database cannot be reached.
     pub fn internal(cause: anyhow::Error) -> Self {
-        tracing::error!(error = ?cause, "API request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on our side. Please try again.",
-        )
+        Self::failure(ServerFailure::of(cause.as_ref()))
+    }
+
+    /// The answer to a failure on the server's side: 503 `unavailable` with
+    /// `Retry-After`, or 500 `internal`.
+    pub fn failure(failure: ServerFailure) -> Self {
+        let mut error = match failure {
+            ServerFailure::Unavailable(_) => Self {
+                retry_after: Some(RETRY_AFTER_SECS),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database cannot be reached at the moment. Please try again in a few seconds.",
+                )
+            },
+            ServerFailure::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side. Please try again.",
+            ),
+        };
+        error.failure = Some(failure);
+        error
     }
 
     fn body(&self) -> ErrorBody {
@@ -138,6 +159,9 @@ impl ResponseError for ApiError {
                 poem::http::HeaderValue::from(secs),
             );
         }
+        if let Some(failure) = &self.failure {
+            failure.mark(&mut resp);
+        }
         resp
     }
 }
@@ -148,7 +172,7 @@ pub trait ErrorSet: Send + Sync + 'static {
 }
 
 /// The errors of one operation: any [`ApiError`] at run time, and in the spec
-/// exactly the statuses of `S`, each with [`ErrorBody`].
+/// the statuses of `S` and 503, each with [`ErrorBody`].
 pub struct Errors<S: ErrorSet>(pub ApiError, PhantomData<S>);
 
 impl<S: ErrorSet> From<ApiError> for Errors<S> {
@@ -180,6 +204,7 @@ fn describe(status: u16) -> &'static str {
         415 => "The request body is not `application/json`.",
         422 => "The JSON is well-formed but breaks a rule of the schema.",
         429 => "Too many failed logins: wait for `Retry-After` seconds.",
+        503 => "The database cannot be reached for now: try again after `Retry-After` seconds.",
         _ => "Error.",
     }
 }
@@ -187,8 +212,10 @@ fn describe(status: u16) -> &'static str {
 impl<S: ErrorSet> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
         MetaResponses {
+            // Any operation may meet a database that cannot be reached.
             responses: S::STATUSES
                 .iter()
+                .chain(&[503])
                 .map(|&status| MetaResponse {
                     description: describe(status),
                     status: Some(status),
@@ -298,7 +325,7 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
     }
     let status = err.status();
     if status.is_server_error() {
-        return ApiError::internal(anyhow::anyhow!("{err}"));
+        return ApiError::failure(ServerFailure::of(&err));
     }
     ApiError::new(
         status,

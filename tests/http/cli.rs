@@ -893,3 +893,43 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
     has(&log, "Tangerine is serving http://127.0.0.1:");
     assert_eq!(server.stop(), Some(0));
 }
+
+/// Each access line starts with the client's address, as the login
+/// throttle sees it (the proxy's entry under `--trust-proxy`, else the
+/// socket's peer), and gives the bytes of the body sent.
+#[tokio::test]
+async fn access_lines_carry_the_client_address_and_the_bytes_sent() {
+    let database = TestDatabase::fresh().await;
+    let dir = Scratch::new();
+    for (args, client) in [
+        (
+            vec!["--addr", "127.0.0.1:0", "--database-url", &database.url],
+            "127.0.0.1",
+        ),
+        (
+            vec![
+                "--addr",
+                "127.0.0.1:0",
+                "--database-url",
+                &database.url,
+                "--trust-proxy",
+            ],
+            "203.0.113.9",
+        ),
+    ] {
+        let server = Serving::start(&args, dir.path(), &[]);
+        let from = server.log().len();
+        let body = bare_client()
+            .get(format!("{}/login", server.address))
+            .header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let expected = format!("{client} GET /login 200 {}B ", body.len());
+        server.wait_for_line(from, |l| l.contains(&expected));
+        assert_eq!(server.stop(), Some(0));
+    }
+}

@@ -8,6 +8,7 @@ mod accounts;
 mod api;
 mod cli;
 mod devices;
+mod failures;
 mod instances;
 mod pages;
 mod password;
