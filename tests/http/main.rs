@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod devices;
 mod instances;
+mod logins;
 mod pages;
 mod password;
 mod posts;
