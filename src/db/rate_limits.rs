@@ -165,15 +165,3 @@ pub async fn delete_ended(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Resu
         .await?;
     Ok(result.rows_affected())
 }
-
-/// How many slots of `key`'s current window are used at `now`.
-pub async fn used(db: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -> Result<u32, DbErr> {
-    let sql = "SELECT used FROM rate_limits WHERE key = $1 AND window_ends_ms > $2";
-    let row = db
-        .query_one_raw(statement(db, sql, vec![key.into(), millis(now).into()]))
-        .await?;
-    Ok(match row {
-        Some(row) => u32::try_from(row.try_get_by_index::<i32>(0)?).unwrap_or(0),
-        None => 0,
-    })
-}

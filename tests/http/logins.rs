@@ -80,6 +80,42 @@ async fn concurrent_wrong_guesses_are_counted_before_any_is_hashed() {
 }
 
 #[tokio::test]
+async fn a_burst_split_across_two_instances_shares_one_count() {
+    let app = spawn_app().await;
+    app.new_browser().signed_up("alice").await;
+    let other = app.second_instance(&["--signup-limit", "0"]).await;
+    let (here, there) = tokio::join!(burst(&app, 25, "alice", "wrong password"), async {
+        let browsers: Vec<Browser> = (0..25)
+            .map(|_| Browser::new(other.browser.address.clone()))
+            .collect();
+        let tokens = join_all(browsers.iter().map(|b| b.csrf_token())).await;
+        join_all(browsers.iter().zip(&tokens).map(|(b, token)| async move {
+            b.post_form(
+                "/login",
+                &[
+                    ("username", "alice"),
+                    ("password", "wrong password"),
+                    ("csrf_token", token),
+                ],
+            )
+            .await
+            .status()
+        }))
+        .await
+    });
+    let checked = here
+        .iter()
+        .chain(&there)
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 5, "{checked} checked: {here:?} {there:?}");
+    assert_eq!(
+        other.browser.login("alice", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn concurrent_wrong_current_passwords_are_counted_against_the_name() {
     let app = spawn_app().await;
     app.api_user("alice").await;
