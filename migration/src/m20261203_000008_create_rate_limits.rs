@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::m20261129_000006_create_login_failures;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -44,35 +46,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(LoginFailures::Table)
-                    .if_not_exists()
-                    .col(pk_uuid(LoginFailures::Id))
-                    .col(string_len(LoginFailures::Key, 100))
-                    .col(timestamp_with_time_zone(LoginFailures::FailedAt))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_login_failures_key_time")
-                    .table(LoginFailures::Table)
-                    .col(LoginFailures::Key)
-                    .col(LoginFailures::FailedAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_login_failures_time")
-                    .table(LoginFailures::Table)
-                    .col(LoginFailures::FailedAt)
-                    .to_owned(),
-            )
+        // `login_failures` as it was made, empty (its counts are short-lived).
+        m20261129_000006_create_login_failures::Migration
+            .up(manager)
             .await?;
         manager
             .drop_table(Table::drop().table(RateLimits::Table).to_owned())
@@ -91,7 +67,4 @@ enum RateLimits {
 #[derive(DeriveIden)]
 enum LoginFailures {
     Table,
-    Id,
-    Key,
-    FailedAt,
 }

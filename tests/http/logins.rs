@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// Sends `n` logins of `username` with `password` at once, each from a
-/// browser of its own; returns their statuses.
-async fn burst(app: &TestApp, n: usize, username: &str, password: &str) -> Vec<StatusCode> {
-    let browsers: Vec<Browser> = (0..n).map(|_| app.new_browser()).collect();
+/// Sends `n` logins of `username` with `password` at once to the instance
+/// at `address`, each from a browser of its own; returns their statuses.
+async fn burst(address: &str, n: usize, username: &str, password: &str) -> Vec<StatusCode> {
+    let browsers: Vec<Browser> = (0..n).map(|_| Browser::new(address.to_owned())).collect();
     let tokens = join_all(browsers.iter().map(|b| b.csrf_token())).await;
     join_all(browsers.iter().zip(&tokens).map(|(b, token)| async move {
         b.post_form(
@@ -26,6 +26,15 @@ async fn burst(app: &TestApp, n: usize, username: &str, password: &str) -> Vec<S
         .status()
     }))
     .await
+}
+
+/// A fresh CSRF cookie and its token, as a browser without a session gets
+/// them from the login page.
+async fn anonymous_csrf_pair(app: &TestApp) -> (String, String) {
+    let login = bare_client().get(app.url("/login")).send().await.unwrap();
+    let cookie = cookie_value(&set_cookie(&login, "tangerine_csrf").unwrap());
+    let token = csrf_token_in(&login.text().await.unwrap()).unwrap();
+    (cookie, token)
 }
 
 /// A login through a trusted proxy that reports the client as `ip`.
@@ -57,7 +66,7 @@ async fn login_from(
 async fn concurrent_wrong_guesses_are_counted_before_any_is_hashed() {
     let app = spawn_app().await;
     app.new_browser().signed_up("alice").await;
-    let statuses = burst(&app, 50, "alice", "wrong password").await;
+    let statuses = burst(&app.address, 50, "alice", "wrong password").await;
     let not_throttled = statuses
         .iter()
         .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
@@ -84,25 +93,10 @@ async fn a_burst_split_across_two_instances_shares_one_count() {
     let app = spawn_app().await;
     app.new_browser().signed_up("alice").await;
     let other = app.second_instance(&["--signup-limit", "0"]).await;
-    let (here, there) = tokio::join!(burst(&app, 25, "alice", "wrong password"), async {
-        let browsers: Vec<Browser> = (0..25)
-            .map(|_| Browser::new(other.browser.address.clone()))
-            .collect();
-        let tokens = join_all(browsers.iter().map(|b| b.csrf_token())).await;
-        join_all(browsers.iter().zip(&tokens).map(|(b, token)| async move {
-            b.post_form(
-                "/login",
-                &[
-                    ("username", "alice"),
-                    ("password", "wrong password"),
-                    ("csrf_token", token),
-                ],
-            )
-            .await
-            .status()
-        }))
-        .await
-    });
+    let (here, there) = tokio::join!(
+        burst(&app.address, 25, "alice", "wrong password"),
+        burst(&other.browser.address, 25, "alice", "wrong password"),
+    );
     let checked = here
         .iter()
         .chain(&there)
@@ -291,9 +285,7 @@ async fn a_device_has_its_own_budget_and_a_forged_one_counts_for_nothing() {
     let bob = app.new_browser();
     bob.signed_up("bob").await;
     bob.logout().await;
-    let login = bare_client().get(app.url("/login")).send().await.unwrap();
-    let csrf = cookie_value(&set_cookie(&login, "tangerine_csrf").unwrap());
-    let token = csrf_token_in(&login.text().await.unwrap()).unwrap();
+    let (csrf, token) = anonymous_csrf_pair(&app).await;
     for _ in 0..6 {
         let resp = bare_client()
             .post(app.url("/login"))
@@ -602,9 +594,7 @@ async fn an_attackers_pair_beside_a_victims_session_is_refused() {
     drop(victim_session);
     // The attacker's own cookie-and-token pair, logged in or not.
     let attacker = bare_client();
-    let page = attacker.get(app.url("/login")).send().await.unwrap();
-    let csrf_cookie = cookie_value(&set_cookie(&page, "tangerine_csrf").unwrap());
-    let token = csrf_token_in(&page.text().await.unwrap()).unwrap();
+    let (csrf_cookie, token) = anonymous_csrf_pair(&app).await;
     // The victim's session cookie, as the browser would send it.
     let session = {
         let resp = victim.login("victim", PASSWORD).await;
@@ -735,9 +725,7 @@ async fn two_session_cookies_mean_logged_out_and_two_csrf_cookies_fail() {
         .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
 
-    let login = bare_client().get(app.url("/login")).send().await.unwrap();
-    let csrf = cookie_value(&set_cookie(&login, "tangerine_csrf").unwrap());
-    let token = csrf_token_in(&login.text().await.unwrap()).unwrap();
+    let (csrf, token) = anonymous_csrf_pair(&app).await;
     let twice = bare_client()
         .post(app.url("/login"))
         .header(

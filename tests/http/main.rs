@@ -10,6 +10,7 @@ mod cli;
 mod devices;
 mod instances;
 mod logins;
+mod migrations;
 mod pages;
 mod password;
 mod posts;
