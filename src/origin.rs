@@ -35,9 +35,23 @@ pub fn is_cross_site(req: &Request, trust_proxy: bool, secure: bool) -> bool {
         return true;
     };
     match own_origin(req, trust_proxy, secure) {
-        Some(own) => !origin.trim().eq_ignore_ascii_case(&own),
+        Some(own) => !without_default_port(origin.trim()).eq_ignore_ascii_case(&own),
         None => true,
     }
+}
+
+/// `scheme://host` for `scheme://host:80` (http) and `:443` (https), as
+/// browsers write origins.
+fn without_default_port(origin: &str) -> String {
+    for (scheme, port) in [("http://", ":80"), ("https://", ":443")] {
+        if origin.len() > scheme.len() + port.len()
+            && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+            && let Some(bare) = origin.strip_suffix(port)
+        {
+            return bare.to_owned();
+        }
+    }
+    origin.to_owned()
 }
 
 fn forwarded(req: &Request, name: &str) -> Option<String> {
@@ -47,18 +61,23 @@ fn forwarded(req: &Request, name: &str) -> Option<String> {
     (!last.is_empty()).then(|| last.to_owned())
 }
 
+/// The host the client asked for: `Host`, or an HTTP/2 request's authority.
+fn host(req: &Request) -> Option<String> {
+    req.header(header::HOST)
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+}
+
 fn own_origin(req: &Request, trust_proxy: bool, secure: bool) -> Option<String> {
+    let default_scheme = || if secure { "https" } else { "http" }.to_owned();
     let (host, scheme) = if trust_proxy {
-        let host = forwarded(req, "x-forwarded-host")
-            .or_else(|| req.header(header::HOST).map(str::to_owned))?;
-        let scheme = forwarded(req, "x-forwarded-proto")
-            .unwrap_or_else(|| if secure { "https" } else { "http" }.to_owned());
+        let host = forwarded(req, "x-forwarded-host").or_else(|| host(req))?;
+        let scheme = forwarded(req, "x-forwarded-proto").unwrap_or_else(default_scheme);
         (host, scheme)
     } else {
-        let host = req.header(header::HOST)?.to_owned();
-        (host, if secure { "https" } else { "http" }.to_owned())
+        (host(req)?, default_scheme())
     };
-    Some(format!("{scheme}://{host}"))
+    Some(without_default_port(&format!("{scheme}://{host}")))
 }
 
 #[cfg(test)]
@@ -112,6 +131,32 @@ mod tests {
             &req(&[host, ("origin", "https://board.example:3000")]),
             false,
             true
+        ));
+    }
+
+    #[test]
+    fn default_ports_are_the_same_origin_written_either_way() {
+        let host = ("host", "board.example:443");
+        assert!(!is_cross_site(
+            &req(&[host, ("origin", "https://board.example")]),
+            false,
+            true
+        ));
+        assert!(!is_cross_site(
+            &req(&[
+                ("host", "board.example"),
+                ("origin", "http://board.example:80")
+            ]),
+            false,
+            false
+        ));
+        assert!(is_cross_site(
+            &req(&[
+                ("host", "board.example"),
+                ("origin", "http://board.example:8080")
+            ]),
+            false,
+            false
         ));
     }
 
