@@ -78,13 +78,18 @@ impl DeviceCookies {
         mac
     }
 
-    /// The request's device cookie, if there is exactly one and it verifies.
-    pub fn read(&self, req: &Request) -> Option<Device> {
-        let value = cookies::find_unique(req, &self.name).ok()??;
-        self.open(value)
+    /// The request's device cookie as sent, if there is exactly one: kept
+    /// as it is until a login needs it, so that the requests that do not
+    /// log in never pay for checking its signature.
+    pub fn raw(&self, req: &Request) -> Option<String> {
+        cookies::find_unique(req, &self.name)
+            .ok()
+            .flatten()
+            .map(str::to_owned)
     }
 
-    fn open(&self, value: &str) -> Option<Device> {
+    /// The device a cookie value names, if its signature holds.
+    pub fn open(&self, value: &str) -> Option<Device> {
         let mut parts = value.split('.');
         let (id, username, tag) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() || id.is_empty() || username.is_empty() {

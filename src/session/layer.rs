@@ -18,7 +18,7 @@ use crate::{
         Reads,
         sessions::{self, NewSession, StoredSession, Touch},
     },
-    devices::DeviceCookies,
+    devices::{Device, DeviceCookies},
     domain::{
         CredentialEpoch, SessionPolicy, SessionSecret, User,
         session::{ClientInfo, now},
@@ -77,6 +77,11 @@ impl SessionManager {
         self.reads.pool()
     }
 
+    /// The device a device-cookie value names, if its signature holds.
+    pub(super) fn device(&self, cookie: &str) -> Option<Device> {
+        self.devices.open(cookie)
+    }
+
     /// The session cookie's name (with `__Host-` when cookies are secure).
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
@@ -114,7 +119,7 @@ impl SessionManager {
             }
         }
         Ok(State {
-            device: self.devices.read(req),
+            device_cookie: self.devices.raw(req),
             logged_in_here: false,
             snapshot,
             view: current.as_ref().map(|s| s.data.clone()).unwrap_or_default(),
@@ -216,10 +221,11 @@ impl SessionManager {
             // The same device id when this browser had logged in to this
             // account before; a new one otherwise.
             let previous = state
-                .device
-                .as_ref()
+                .device_cookie
+                .as_deref()
+                .and_then(|c| self.device(c))
                 .filter(|d| d.known_for(&user.username).is_some());
-            self.devices.issue(resp, previous, &user.username);
+            self.devices.issue(resp, previous.as_ref(), &user.username);
         }
         match (state.outcome, state.current) {
             (Outcome::Started(secret), Some(current)) => {
@@ -395,7 +401,7 @@ impl State {
     /// What is left in a request's session once the layer has taken it back.
     fn finished() -> Self {
         State {
-            device: None,
+            device_cookie: None,
             logged_in_here: false,
             snapshot: None,
             current: None,

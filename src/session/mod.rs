@@ -30,7 +30,6 @@ use crate::{
         Snapshot,
         sessions::{SessionData, StoredSession},
     },
-    devices::Device,
     domain::{Authenticated, CredentialEpoch, SessionSecret, User, session::ClientInfo},
     throttle::KnownDevice,
 };
@@ -97,8 +96,8 @@ enum Outcome {
 
 #[derive(Debug)]
 struct State {
-    /// The browser's device cookie, if it verified.
-    device: Option<Device>,
+    /// The browser's device cookie as sent (checked only when a login needs it).
+    device_cookie: Option<String>,
     /// A login happened during this request: the browser gets a device cookie.
     logged_in_here: bool,
     /// The live session, if any: loaded with the request or started by it.
@@ -271,9 +270,11 @@ impl Session {
         Ok(())
     }
 
-    /// This browser, if its device cookie names the account `username`.
+    /// This browser, if its device cookie is valid and names the account
+    /// `username`.
     pub fn known_device(&self, username: &str) -> Option<KnownDevice> {
-        self.lock().device.as_ref()?.known_for(username)
+        let cookie = self.lock().device_cookie.clone()?;
+        self.manager.device(&cookie)?.known_for(username)
     }
 
     /// Gives the live session a new secret, and so the browser a new cookie
@@ -448,7 +449,7 @@ mod tests {
         };
         Session {
             state: Arc::new(Mutex::new(State {
-                device: None,
+                device_cookie: None,
                 logged_in_here: false,
                 current: Some(stored),
                 snapshot: None,
