@@ -10,17 +10,19 @@ use poem::{
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    RunError, api,
+    RunError,
+    accounts::Accounts,
+    api,
     config::{ConfigError, ListenAddr, Settings},
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db::{self, IfMissing, Reads, Target},
-    domain::throttle::ThrottlePolicy,
+    devices::DeviceCookies,
     failures::Failures,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
-    throttle::LoginThrottle,
+    throttle::Throttle,
     web::{self, assets, cards::Cards, health, render::Templates},
 };
 
@@ -38,8 +40,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The reads of every page view (on SQLite, in the calling thread).
     pub reads: Reads,
-    pub hasher: PasswordHasher,
-    pub throttle: LoginThrottle,
+    /// Sign-up, login and password changes, with the hasher and the throttle.
+    pub accounts: Accounts,
     pub settings: Arc<Settings>,
 }
 
@@ -94,12 +96,18 @@ impl Application {
             .await
             .map_err(|e| RunError::database("load the CSRF key", &checked.database, &e))?;
         let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
+        getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
+        let device_key = db::signing_keys::get_or_create(&db, "device", candidate)
+            .await
+            .map_err(|e| RunError::database("load the device-cookie key", &checked.database, &e))?;
 
         let templates = Arc::new(Templates::load().context("Failed to load templates")?);
         let cookies = CookiePolicy {
             secure: settings.secure_cookies,
             expire_at_browser_close: settings.expire_at_browser_close,
         };
+        let devices = DeviceCookies::new(&device_key, cookies.clone())
+            .context("Failed to key the device-cookie MAC")?;
         let reads = Reads::new(db.clone(), settings.database.database_url.expose());
         let sessions = Arc::new(SessionManager::new(
             reads.clone(),
@@ -109,6 +117,7 @@ impl Application {
                 trust_proxy: settings.trust_proxy,
                 max_per_user: settings.max_sessions_per_user as usize,
             },
+            devices,
         ));
 
         let url = match (settings.addr.host_name(), addr.ip()) {
@@ -129,13 +138,14 @@ impl Application {
             addr,
             url,
             state: AppState {
-                db,
+                db: db.clone(),
                 reads,
-                hasher: PasswordHasher::per_cpu(),
-                throttle: LoginThrottle::new(ThrottlePolicy {
-                    max_failures: settings.login_max_failures,
-                    window: settings.login_window,
-                }),
+                accounts: Accounts::new(
+                    db.clone(),
+                    PasswordHasher::per_cpu(settings.max_pending_logins as usize),
+                    Throttle::new(settings.limits()),
+                    settings.password_rules(),
+                ),
                 settings: Arc::new(settings),
             },
             sessions,
@@ -154,12 +164,18 @@ impl Application {
         self.addr.port()
     }
 
+    /// The password hasher, for tests that hold hashes on purpose
+    /// ([`PasswordHasher::pause`]).
+    pub fn hasher(&self) -> PasswordHasher {
+        self.state.accounts.hasher().clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
             self.state.db.clone(),
-            self.state.throttle,
+            self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));
         let cookies = CookiePolicy {

@@ -104,13 +104,15 @@ async fn switch_environment_variables_accept_true_false_1_and_0() {
     }
 }
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 8] = [
     "m20261129_000001_create_users",
     "m20261129_000002_create_sessions",
     "m20261129_000003_create_signing_keys",
     "m20261129_000004_create_posts",
     "m20261129_000005_add_sessions_remember",
     "m20261129_000006_create_login_failures",
+    "m20261203_000007_add_credential_epochs",
+    "m20261203_000008_create_rate_limits",
 ];
 
 /// `migrate` says which migrations it applied, one a line, or that none
@@ -711,7 +713,8 @@ async fn clear_sessions_refuses_a_missing_or_unmigrated_database() {
         (
             Some(1),
             format!(
-                "tangerine: the {target} lacks 6 of this version's migrations; run `tangerine migrate` first\n"
+                "tangerine: the {target} lacks {} of this version's migrations; run `tangerine migrate` first\n",
+                MIGRATIONS.len()
             )
             .as_str()
         )
@@ -732,7 +735,11 @@ fn each_subcommand_help_lists_only_its_own_flags() {
         "--expire-at-browser-close",
         "--max-sessions-per-user",
         "--login-max-failures",
+        "--login-max-failures-per-address",
         "--login-window",
+        "--max-pending-logins",
+        "--password-min-length",
+        "--signup-limit",
         "--trust-proxy",
     ];
     let database = ["--database-url", "--sqlite-synchronous"];
@@ -810,7 +817,11 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
     let dir = Scratch::new();
     let here = std::fs::canonicalize(dir.path()).unwrap();
     let version = env!("CARGO_PKG_VERSION");
-    let applied = format!("migrations: applied 6 ({})", MIGRATIONS.join(", "));
+    let applied = format!(
+        "migrations: applied {} ({})",
+        MIGRATIONS.len(),
+        MIGRATIONS.join(", ")
+    );
     let has = |log: &[String], wanted: &str| {
         assert!(
             log.iter().any(|l| l.contains(wanted)),
@@ -834,7 +845,7 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
     has(&log, &applied);
     has(
         &log,
-        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --login-max-failures 5, --login-window 15m",
+        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --login-max-failures 5, --login-max-failures-per-address 50, --login-window 15m, --max-pending-logins 64, --password-min-length 8, --signup-limit 10/1h",
     );
     has(
         &log,

@@ -10,6 +10,8 @@ mod cli;
 mod devices;
 mod failures;
 mod instances;
+mod logins;
+mod migrations;
 mod pages;
 mod password;
 mod posts;
