@@ -75,10 +75,14 @@ impl Application {
         )
         .await?;
         match &checked.database {
-            Target::SqliteFile(_) | Target::SqliteMemory => tracing::info!(
+            Target::SqliteFile(_) => tracing::info!(
                 "database: {} (WAL, synchronous={})",
                 checked.database,
                 settings.database.sqlite_synchronous
+            ),
+            Target::SqliteMemory => tracing::info!(
+                "database: {} (gone when the process ends)",
+                checked.database
             ),
             Target::Postgres(_) => tracing::info!("database: {}", checked.database),
         }
@@ -259,7 +263,14 @@ async fn listen(addr: &ListenAddr) -> Result<(TcpAcceptor, SocketAddr), RunError
     Err(match failed {
         Some((candidate, e)) => RunError::Listen {
             addr: candidate.to_string(),
-            reason: db::errors::describe_io(&e),
+            reason: match e.kind() {
+                std::io::ErrorKind::PermissionDenied if candidate.port() < 1024 => {
+                    "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; \
+                     or listen on a higher port behind a reverse proxy)"
+                        .to_owned()
+                }
+                _ => db::errors::describe_io(&e),
+            },
         },
         None => ConfigError(format!(
             "--addr {addr}: the host name resolves to no address; use an address such as 127.0.0.1:{}",
