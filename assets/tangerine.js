@@ -8,7 +8,8 @@
 //   error summary) when a form comes back with errors; the first new post
 //   after Load more; the next item (else the previous one, else the list's
 //   heading) after a post is deleted or a session ended; the form or the
-//   post that takes the place of another (editing in place);
+//   post that takes the place of another (editing in place); the field an
+//   error summary's link names;
 // - times (<time class="js-local-time" datetime>, written in UTC by the
 //   server) are shown in the reader's own clock, as HH:MM.
 //
@@ -154,6 +155,20 @@
       focus(handleOf(target.querySelector('article.post')));
     }
   }
+
+  // --- The error summary ---------------------------------------------------
+
+  // A link of the summary focuses its field (following it alone would only
+  // scroll there), with the field's label in view.
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest?.('.error-summary a[href^="#"]');
+    const field = link && document.getElementById(link.getAttribute('href').slice(1));
+    if (!field) return;
+    event.preventDefault();
+    const label = document.querySelector(`label[for="${CSS.escape(field.id)}"]`);
+    field.focus({ preventScroll: true });
+    (label ?? field).scrollIntoView({ block: 'center' });
+  });
 
   // --- Start ---------------------------------------------------------------
 

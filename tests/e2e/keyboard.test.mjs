@@ -77,6 +77,11 @@ describe('with the keyboard alone', () => {
     assert.deepEqual(title, ['true', 'post-title-error']);
     assert.equal(await page.getAttribute('#post-errors', 'role'), 'alert', 'the error is announced');
     assert.equal(await page.inputValue('#post-body'), 'A body without a title.');
+    // The summary before the fields leads to the field in error.
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), '#post-title');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'post-title');
     await page.keyboard.type('Typed by keyboard');
     await page.keyboard.press('Enter');
     await page.waitForFunction(() =>
