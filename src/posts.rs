@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     db::{self, Reads, Snapshot, posts::NewPost},
     domain::{
-        Cursor, FeedPage, Post, PostBody, PostTitle, User, Username, VersionPage,
+        Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, User, Username, VersionPage,
         post::PostBodyError, post::PostTitleError, session::now,
     },
 };
@@ -200,29 +200,29 @@ pub async fn by_author(
 pub async fn feed_versions(
     reads: &Reads,
     seen: Option<&Snapshot>,
-    before: Option<Cursor>,
+    start: PageStart,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
-    if before.is_some() {
-        return versions(reads, None, before, limit).await;
+    if start != PageStart::Newest {
+        return versions(reads, None, start, limit).await;
     }
     // One more than asked tells whether another page follows.
     let versions = reads
         .first_page_versions(seen, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
-    Ok(VersionPage::of(versions, limit))
+    Ok(VersionPage::of(versions, limit, None))
 }
 
 /// A page of one person's posts as versions, with the person.
 pub async fn versions_by_author(
     reads: &Reads,
     username: &str,
-    before: Option<Cursor>,
+    start: PageStart,
     limit: u64,
 ) -> Result<(User, VersionPage), PostError> {
     let author = author_named(reads.pool(), username).await?;
-    let page = versions(reads, Some(author.id), before, limit).await?;
+    let page = versions(reads, Some(author.id), start, limit).await?;
     Ok((author, page))
 }
 
@@ -247,14 +247,27 @@ async fn author_named(db: &DatabaseConnection, username: &str) -> Result<User, P
 async fn versions(
     reads: &Reads,
     author: Option<Uuid>,
-    before: Option<Cursor>,
+    start: PageStart,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
+    let before = match start {
+        PageStart::Newest => None,
+        PageStart::Before(cursor) => Some(cursor),
+        // Newer pages are reached by a link without JavaScript only: read
+        // through the pool, off the hot path.
+        PageStart::After(after) => {
+            let versions = db::posts::page_versions_after(reads.pool(), author, after, limit + 1)
+                .await
+                .context("Failed to load a page of newer posts")?;
+            return Ok(VersionPage::going_forward(versions, limit, after));
+        }
+    };
+    // One more than asked tells whether another page follows.
     let versions = reads
         .page_versions(author, before, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
-    Ok(VersionPage::of(versions, limit))
+    Ok(VersionPage::of(versions, limit, before))
 }
 
 async fn page(

@@ -23,7 +23,8 @@ pub use target::Target;
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
 
-use migration::{Migrator, MigratorTrait};
+use crate::domain::post::{Headings, STORED_HEADINGS, render_markdown};
+use migration::{BodyRenderer, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     RuntimeErr, SqlErr, TransactionTrait,
@@ -343,6 +344,23 @@ async fn probe_postgres(url: &str, pg: &PostgresTarget) -> Result<(), OpenError>
     }
 }
 
+/// The migrations, with the domain's Markdown renderer for those that
+/// render stored bodies again.
+type Migrator = migration::Migrator<StoredBodies>;
+
+/// Post bodies as the domain renders them.
+pub struct StoredBodies;
+
+impl BodyRenderer for StoredBodies {
+    fn stored_html(markdown: &str) -> String {
+        render_markdown(markdown, STORED_HEADINGS)
+    }
+
+    fn headings_as_written(markdown: &str) -> String {
+        render_markdown(markdown, Headings::AsWritten)
+    }
+}
+
 /// Applies pending migrations in one transaction that holds a lock, so that
 /// instances starting together against an empty database take turns: one
 /// applies them, the others wait and find nothing left to do. Returns the
@@ -626,5 +644,73 @@ mod tests {
             .unwrap_err();
         assert!(!is_sqlite_busy(&other), "{other}");
         drop((holder, impatient));
+    }
+
+    #[tokio::test]
+    async fn stored_bodies_are_rendered_again_with_their_headings_below_the_title_on_sqlite() {
+        let file = ScratchSqlite::new("headings");
+        stored_bodies_are_rendered_again(&file.url()).await;
+    }
+
+    #[tokio::test]
+    async fn stored_bodies_are_rendered_again_with_their_headings_below_the_title_on_postgresql() {
+        let Some(scratch) = ScratchPostgres::new().await else {
+            eprintln!("skipped: TEST_DATABASE_URL is not set");
+            return;
+        };
+        stored_bodies_are_rendered_again(&scratch.url).await;
+    }
+
+    /// Bodies stored before the headings moved (more than one batch of
+    /// them) are rendered again by the migration, and back by its `down`.
+    async fn stored_bodies_are_rendered_again(url: &str) {
+        use crate::domain::Username;
+
+        let db = connect(url).await.unwrap();
+        let before_headings_moved = 8;
+        Migrator::up(&db, Some(before_headings_moved))
+            .await
+            .unwrap();
+        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into())
+            .await
+            .unwrap();
+        let txn = db.begin().await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..501 {
+            let body = format!("# Part {i}\n\n## Detail\n\nText.");
+            let id = uuid::Uuid::now_v7();
+            posts::insert(
+                &txn,
+                posts::NewPost {
+                    id,
+                    author_id: author.id,
+                    title: "t",
+                    body: &body,
+                    body_html: &StoredBodies::headings_as_written(&body),
+                    created_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        txn.commit().await.unwrap();
+        let html_of = |id| {
+            let db = db.clone();
+            async move { posts::find(&db, id).await.unwrap().unwrap().body_html }
+        };
+        assert!(html_of(ids[500]).await.starts_with("<h1>Part 500</h1>"));
+
+        migrate(&db).await.unwrap();
+        for &id in [ids[0], ids[499], ids[500]].iter() {
+            let html = html_of(id).await;
+            assert!(html.starts_with("<h2>Part "), "{html}");
+            assert!(html.contains("<h3>Detail</h3>"), "{html}");
+            assert!(!html.contains("<h1>"), "{html}");
+        }
+
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert!(html_of(ids[500]).await.starts_with("<h1>Part 500</h1>"));
+        db.close().await.unwrap();
     }
 }

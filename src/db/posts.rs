@@ -283,6 +283,37 @@ fn versions_paged(
     paged(backend, select_versions(), author, before, limit)
 }
 
+/// Up to `limit` versions of posts newer than `after`, oldest first (the
+/// page before a cursor, read going forward); only `author`'s when given.
+pub async fn page_versions_after(
+    db: &impl ConnectionTrait,
+    author: Option<Uuid>,
+    after: Cursor,
+    limit: u64,
+) -> Result<Vec<PostVersion>, DbErr> {
+    let mut query = select_versions();
+    if let Some(author) = author {
+        query = query.filter(posts::Column::AuthorId.eq(author));
+    }
+    // The feed index walked the other way from the cursor.
+    let query = query
+        .filter(
+            Expr::tuple([
+                Expr::col((posts::Entity, posts::Column::CreatedAt)),
+                Expr::col((posts::Entity, posts::Column::Id)),
+            ])
+            .gt(Expr::tuple([
+                Expr::val(after.created_at),
+                Expr::val(after.id),
+            ])),
+        )
+        .order_by(posts::Column::CreatedAt, Order::Asc)
+        .order_by(posts::Column::Id, Order::Asc)
+        .limit(limit);
+    let rows = query.into_model::<VersionRow>().all(db).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// The posts with these ids, in no particular order; ids of deleted posts
 /// are simply missing.
 pub async fn find_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Post>, DbErr> {

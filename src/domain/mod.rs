@@ -10,7 +10,7 @@ pub mod user_agent;
 pub mod username;
 
 pub use password::{Password, PasswordError, PasswordInput, PasswordRules};
-pub use post::{Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, VersionPage};
+pub use post::{Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, PostVersion, VersionPage};
 pub use session::{SessionPolicy, SessionSecret};
 pub use user::{Authenticated, CredentialEpoch, User};
 pub use username::{Username, UsernameError};

@@ -4,6 +4,7 @@
 use std::{collections::HashSet, fmt, sync::LazyLock};
 
 use chrono::{DateTime, Utc};
+pub use pulldown_cmark::HeadingLevel;
 use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use uuid::Uuid;
 
@@ -86,9 +87,10 @@ impl PostBody {
         &self.0
     }
 
-    /// The body as HTML that is safe to put in a page.
+    /// The body as HTML that is safe to put in a page, as it is stored and
+    /// as the API serves it: its headings start at [`STORED_HEADINGS`].
     pub fn to_html(&self) -> String {
-        render_markdown(&self.0)
+        render_markdown(&self.0, STORED_HEADINGS)
     }
 }
 
@@ -104,12 +106,43 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
+/// How a body's headings are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Headings {
+    /// At the levels written, `#` an `h1`: how bodies were stored before
+    /// their headings moved below the title.
+    AsWritten,
+    /// Below the title the post is shown under: `#` at this level, each
+    /// deeper one a level further, never more than one level below the
+    /// heading before it (nor past `h6`). A page keeps one `h1` and no
+    /// skipped levels whatever the author wrote.
+    StartingAt(HeadingLevel),
+}
+
+/// How stored bodies (and the API's `body_html`) render headings: a post's
+/// title is the `h1` of its own page, so its `#` is an `h2` under it.
+pub const STORED_HEADINGS: Headings = Headings::StartingAt(HeadingLevel::H2);
+
 /// CommonMark to sanitized HTML. Raw HTML in the source is shown as the text
 /// it is, never passed through; images become links to the image (pages load
 /// nothing from other hosts); then the result is sanitized once more, so that
-/// nothing the parser lets through can carry script.
-pub fn render_markdown(source: &str) -> String {
+/// nothing the parser lets through can carry script. Headings as `headings`
+/// says.
+pub fn render_markdown(source: &str, headings: Headings) -> String {
+    let mut outline = Outline::new(headings);
     let events = Parser::new(source).map(|event| match event {
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: outline.open(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Heading(outline.close())),
         Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
         Event::Start(Tag::Image {
             link_type,
@@ -128,6 +161,39 @@ pub fn render_markdown(source: &str) -> String {
     let mut html = String::with_capacity(source.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
     SANITIZER.clean(&html).to_string()
+}
+
+/// The levels a body's headings are given, one after another (headings do
+/// not nest: each closes before the next opens).
+struct Outline {
+    headings: Headings,
+    /// The level of the heading last opened; at first, the title's.
+    last: usize,
+}
+
+impl Outline {
+    fn new(headings: Headings) -> Self {
+        let last = match headings {
+            Headings::AsWritten => 0,
+            Headings::StartingAt(top) => top as usize - 1,
+        };
+        Self { headings, last }
+    }
+
+    fn open(&mut self, written: HeadingLevel) -> HeadingLevel {
+        let level = match self.headings {
+            Headings::AsWritten => written as usize,
+            Headings::StartingAt(top) => (written as usize + top as usize - 1)
+                .min(self.last + 1)
+                .min(6),
+        };
+        self.last = level;
+        HeadingLevel::try_from(level).unwrap_or(HeadingLevel::H6)
+    }
+
+    fn close(&self) -> HeadingLevel {
+        HeadingLevel::try_from(self.last).unwrap_or(HeadingLevel::H6)
+    }
 }
 
 /// A post as readers see it, with its author's name.
@@ -184,25 +250,61 @@ impl Post {
     }
 }
 
-/// One page of a feed as versions only, newest first, and where the next
-/// one starts.
+/// Where a page of a feed starts: at the newest post, right after a cursor
+/// going back in time (an "Older posts" link), or right before it going
+/// forward (a "Newer posts" link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    Newest,
+    Before(Cursor),
+    After(Cursor),
+}
+
+/// One page of a feed as versions only, newest first, and where the pages
+/// on either side start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionPage {
     pub versions: Vec<PostVersion>,
+    /// The older page starts before this.
     pub next: Option<Cursor>,
+    /// The newer page starts after this (none at the newest page, or when
+    /// no newer post is left).
+    pub newer: Option<Cursor>,
 }
 
 impl VersionPage {
-    /// The first `limit` of `versions`, read with one more than a page
-    /// holds: the extra one, when there, says where the next page starts.
-    pub fn of(mut versions: Vec<PostVersion>, limit: u64) -> Self {
+    /// The first `limit` of `versions` (newest first), read with one more
+    /// than a page holds: the extra one, when there, says that an older
+    /// page follows. A page read `before` a cursor has newer posts.
+    pub fn of(mut versions: Vec<PostVersion>, limit: u64, before: Option<Cursor>) -> Self {
         let next = if versions.len() as u64 > limit {
             versions.truncate(limit as usize);
             versions.last().map(PostVersion::cursor)
         } else {
             None
         };
-        Self { versions, next }
+        let newer = before.map(|cursor| versions.first().map_or(cursor, PostVersion::cursor));
+        Self {
+            versions,
+            next,
+            newer,
+        }
+    }
+
+    /// A page read going forward from `after`: the first `limit` of
+    /// `versions` (oldest first, read with one more than a page holds, the
+    /// extra one saying that newer posts are left), turned newest first.
+    pub fn going_forward(mut versions: Vec<PostVersion>, limit: u64, after: Cursor) -> Self {
+        let more = versions.len() as u64 > limit;
+        versions.truncate(limit as usize);
+        versions.reverse();
+        Self {
+            next: Some(versions.last().map_or(after, PostVersion::cursor)),
+            newer: more
+                .then(|| versions.first().map(PostVersion::cursor))
+                .flatten(),
+            versions,
+        }
     }
 }
 
@@ -330,10 +432,14 @@ mod tests {
         move |s| re.is_match(s)
     }
 
+    fn html(source: &str) -> String {
+        render_markdown(source, STORED_HEADINGS)
+    }
+
     #[test]
     fn markdown_becomes_html() {
-        let html = render_markdown("# Hi\n\nSome *emphasis* and `code`.\n\n- one\n- two");
-        assert!(html.contains("<h1>Hi</h1>"), "{html}");
+        let html = html("# Hi\n\nSome *emphasis* and `code`.\n\n- one\n- two");
+        assert!(html.contains("<h2>Hi</h2>"), "{html}");
         assert!(html.contains("<em>emphasis</em>"), "{html}");
         assert!(html.contains("<code>code</code>"), "{html}");
         assert!(html.contains("<li>one</li>"), "{html}");
@@ -341,7 +447,7 @@ mod tests {
 
     #[test]
     fn raw_html_is_shown_as_text_not_passed_through() {
-        let html = render_markdown("<script>alert(1)</script>\n\nhi <b onclick=\"x()\">there</b>");
+        let html = html("<script>alert(1)</script>\n\nhi <b onclick=\"x()\">there</b>");
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<b"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
@@ -357,7 +463,7 @@ mod tests {
             "[x](data:text/html;base64,PHNjcmlwdD4=)",
             "[x](vbscript:msgbox)",
         ] {
-            let html = render_markdown(src);
+            let html = html(src);
             let lower = html.to_lowercase();
             assert!(
                 !lower.contains("javascript:") || !lower.contains("href"),
@@ -371,7 +477,7 @@ mod tests {
 
     #[test]
     fn links_get_nofollow_noopener_noreferrer() {
-        let html = render_markdown("[Tangerine](https://example.org/)");
+        let html = html("[Tangerine](https://example.org/)");
         assert!(
             html.contains(
                 r#"<a href="https://example.org/" rel="nofollow noopener noreferrer">Tangerine</a>"#
@@ -382,13 +488,111 @@ mod tests {
 
     #[test]
     fn images_become_links_so_pages_load_nothing_from_elsewhere() {
-        let html = render_markdown("![a cat](https://example.org/cat.png)");
+        let html = html("![a cat](https://example.org/cat.png)");
         assert!(!html.contains("<img"), "{html}");
         assert!(
             html.contains(r#"href="https://example.org/cat.png""#),
             "{html}"
         );
         assert!(html.contains("a cat"), "{html}");
+    }
+
+    /// How many headings of each level, h1 to h6, `html` has.
+    fn levels(html: &str) -> Vec<usize> {
+        (1..=6)
+            .map(|n| html.matches(&format!("<h{n}>")).count())
+            .collect()
+    }
+
+    #[test]
+    fn headings_sit_below_the_title_they_are_shown_under() {
+        let source =
+            "# One\n\n## Two\n\n### Three\n\n#### Four\n\n##### Five\n\n###### Six\n\nSetext\n===";
+        let at = |headings| levels(&render_markdown(source, headings));
+        assert_eq!(at(Headings::AsWritten), [2, 1, 1, 1, 1, 1]);
+        // Under a page's h1 title: `#` (and a setext `===`) is an h2.
+        assert_eq!(at(STORED_HEADINGS), [0, 2, 1, 1, 1, 2]);
+        // Under a feed's h3 titles: h4 and below, the rest gathered at h6.
+        assert_eq!(
+            at(Headings::StartingAt(HeadingLevel::H4)),
+            [0, 0, 0, 2, 1, 4]
+        );
+        let html = render_markdown("# Title\n\ntext", Headings::StartingAt(HeadingLevel::H4));
+        assert!(html.starts_with("<h4>Title</h4>"), "{html}");
+    }
+
+    #[test]
+    fn headings_never_skip_a_level_whatever_was_written() {
+        let html = render_markdown(
+            "### Starts deep\n\n###### Deeper\n\n# Back up\n\n#### Down again",
+            STORED_HEADINGS,
+        );
+        assert_eq!(
+            html,
+            "<h2>Starts deep</h2>\n<h3>Deeper</h3>\n<h2>Back up</h2>\n<h3>Down again</h3>\n"
+        );
+        // As written, they stay as they were.
+        let html = render_markdown("### a\n\n###### b", Headings::AsWritten);
+        assert_eq!(html, "<h3>a</h3>\n<h6>b</h6>\n");
+    }
+
+    #[test]
+    fn a_heading_written_as_raw_html_stays_text() {
+        let html = html("<h1>Big</h1>");
+        assert!(!html.contains("<h1>"), "{html}");
+        assert!(html.contains("&lt;h1&gt;"), "{html}");
+    }
+
+    fn versions(n: i64) -> Vec<PostVersion> {
+        (0..n)
+            .map(|i| PostVersion {
+                id: Uuid::now_v7(),
+                author_id: Uuid::nil(),
+                created_at: DateTime::from_timestamp(1_800_000_000 + i, 0).unwrap(),
+                updated_at: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_going_back_know_their_older_and_newer_neighbours() {
+        let mut newest_first = versions(5);
+        newest_first.reverse();
+        let first = VersionPage::of(newest_first.clone(), 2, None);
+        assert_eq!(first.versions, newest_first[..2]);
+        assert_eq!(first.next, Some(newest_first[1].cursor()));
+        assert_eq!(first.newer, None, "nothing is newer than the newest");
+
+        let cursor = newest_first[1].cursor();
+        let second = VersionPage::of(newest_first[2..].to_vec(), 2, Some(cursor));
+        assert_eq!(second.newer, Some(newest_first[2].cursor()));
+        assert_eq!(second.next, Some(newest_first[3].cursor()));
+
+        let last = VersionPage::of(newest_first[4..].to_vec(), 2, Some(cursor));
+        assert_eq!(last.next, None, "the last page");
+        let past_the_end = VersionPage::of(Vec::new(), 2, Some(cursor));
+        assert_eq!(
+            (past_the_end.next, past_the_end.newer),
+            (None, Some(cursor))
+        );
+    }
+
+    #[test]
+    fn pages_going_forward_turn_newest_first() {
+        let oldest_first = versions(5);
+        let after = oldest_first[0].cursor();
+        let page = VersionPage::going_forward(oldest_first[1..4].to_vec(), 2, after);
+        assert_eq!(page.versions, [oldest_first[2], oldest_first[1]]);
+        assert_eq!(page.next, Some(oldest_first[1].cursor()));
+        assert_eq!(
+            page.newer,
+            Some(oldest_first[2].cursor()),
+            "one more was read"
+        );
+
+        let top = VersionPage::going_forward(oldest_first[3..].to_vec(), 2, after);
+        assert_eq!(top.versions, [oldest_first[4], oldest_first[3]]);
+        assert_eq!(top.newer, None, "nothing newer is left");
     }
 
     #[test]

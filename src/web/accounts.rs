@@ -37,6 +37,17 @@ struct NextQuery {
     next: Option<String>,
 }
 
+/// Where logging out lands: the login page, saying so. (A visitor has no
+/// session to carry a message in, so the address says it.)
+const LOGGED_OUT: &str = "/login?logged_out=1";
+const LOGGED_OUT_MESSAGE: &str = "You are logged out.";
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    logged_out: Option<String>,
+}
+
 /// `next` if it is a local path; anything else is dropped.
 fn safe_next(next: Option<String>) -> Option<String> {
     next.filter(|n| local_path(n).is_some())
@@ -47,6 +58,9 @@ struct LoginView {
     username: String,
     next: Option<String>,
     error: Option<String>,
+    /// The error is about the username and password (not a refusal of
+    /// the attempt as a whole): both fields are marked.
+    credentials_refused: bool,
     remember: bool,
 }
 
@@ -57,18 +71,26 @@ impl LoginView {
             username: String::new(),
             next,
             error: None,
+            credentials_refused: false,
             remember: false,
         }
     }
 }
 
 #[handler]
-async fn login_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
+async fn login_form(view: View, Query(query): Query<LoginQuery>) -> WebResult {
     let next = safe_next(query.next);
     if view.user().is_some() {
         return Ok(view.redirect(next.as_deref().unwrap_or("/")));
     }
-    view.render(LOGIN_PAGE, LOGIN_FORM, LoginView::blank(next))
+    let notices = match query.logged_out {
+        Some(_) => vec![LOGGED_OUT_MESSAGE.to_owned()],
+        None => Vec::new(),
+    };
+    if view.hx().wants_fragment() {
+        return view.fragment(LOGIN_FORM, LoginView::blank(next));
+    }
+    view.page_with(LOGIN_PAGE, LoginView::blank(next), notices)
 }
 
 #[derive(Deserialize)]
@@ -100,6 +122,7 @@ async fn login(
             device: view.session().known_device(&form.username),
         })
         .await;
+    let credentials_refused = matches!(attempt, Err(LoginError::InvalidCredentials));
     let (status, error, retry_after) = match attempt {
         Ok(who) => {
             view.session().login(&who, remember).await?;
@@ -126,6 +149,7 @@ async fn login(
         username: form.username,
         next,
         error: Some(error),
+        credentials_refused,
         remember,
     };
     let resp = view
@@ -271,7 +295,7 @@ async fn signup(
 #[handler]
 async fn logout(view: View) -> WebResult {
     view.session().logout().await?;
-    let mut resp = view.redirect("/login");
+    let mut resp = view.redirect(LOGGED_OUT);
     resp.headers_mut()
         .insert(CLEAR_SITE_DATA, HeaderValue::from_static(CLEAR_ON_LOGOUT));
     Ok(resp)

@@ -37,6 +37,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/htmx-2.0.11.min.js"),
     },
     Asset {
+        name: "tangerine.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/tangerine.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../assets/favicon.svg"),

@@ -1,7 +1,7 @@
 //! Post cards: a post's whole article as pages show it, rendered once per
-//! version of the post in its two forms (for its author, with the controls
-//! to edit and delete it, which hold no per-session token; for everyone
-//! else, without) and reused by every page that shows it.
+//! version of the post and [`Placement`] in its two forms (for its author,
+//! with the controls to edit and delete it, which hold no per-session token;
+//! for everyone else, without) and reused by every page that shows it.
 //!
 //! A feed page asks the database only which posts it holds, in which
 //! version (a few small columns); cards it has not rendered yet are loaded
@@ -18,7 +18,10 @@ use sea_orm::DatabaseConnection;
 
 use super::{format::TimeView, render::Templates};
 use crate::{
-    domain::{Post, PostVersion},
+    domain::{
+        Post, PostVersion,
+        post::{HeadingLevel, Headings, render_markdown},
+    },
     posts,
 };
 
@@ -29,7 +32,40 @@ const ARTICLE: &str = "fragments/posts/article.html";
 /// full, the cache starts over, and the next pages render their cards again.
 const CAPACITY: usize = 2048;
 
-type Key = (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>);
+type Key = (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>, Placement);
+
+/// Where an article stands, which sets its headings: alone on its own page
+/// (the title is the page's `h1`), or in a feed under the feed's `h2` (the
+/// title an `h3`). The body's own headings always come below the title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    Page,
+    Feed,
+}
+
+/// A feed's posts have their titles at h3: their headings start at h4.
+const FEED_HEADINGS: Headings = Headings::StartingAt(HeadingLevel::H4);
+
+impl Placement {
+    /// The heading level of the post's title.
+    pub fn title_level(self) -> u8 {
+        match self {
+            Placement::Page => 1,
+            Placement::Feed => 3,
+        }
+    }
+
+    /// The body's HTML: on a page as stored (rendered when the post was
+    /// written, its headings from [`STORED_HEADINGS`], below the `h1`); in a
+    /// feed rendered again from the Markdown, its headings below the `h3`
+    /// (once per version, since cards are kept).
+    fn body_html(self, post: &Post) -> String {
+        match self {
+            Placement::Page => post.body_html.clone(),
+            Placement::Feed => render_markdown(&post.body, FEED_HEADINGS),
+        }
+    }
+}
 
 /// A post's article in both forms: template values marked safe, shared
 /// (cloning a card copies no HTML).
@@ -55,13 +91,13 @@ pub struct Cards {
     cache: Mutex<HashMap<Key, Card>>,
 }
 
-fn key(v: &PostVersion) -> Key {
-    (v.id, v.updated_at)
+fn key(v: &PostVersion, placement: Placement) -> Key {
+    (v.id, v.updated_at, placement)
 }
 
 impl Cards {
-    fn cached(&self, v: &PostVersion) -> Option<Card> {
-        self.lock().get(&key(v)).cloned()
+    fn cached(&self, v: &PostVersion, placement: Placement) -> Option<Card> {
+        self.lock().get(&key(v, placement)).cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Card>> {
@@ -69,10 +105,16 @@ impl Cards {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The card of `post`, rendered now if this version has none yet.
-    pub fn card(&self, templates: &Templates, post: &Post) -> anyhow::Result<Card> {
+    /// The card of `post` for `placement`, rendered now if this version has
+    /// none yet.
+    pub fn card(
+        &self,
+        templates: &Templates,
+        post: &Post,
+        placement: Placement,
+    ) -> anyhow::Result<Card> {
         let v = post.version();
-        if let Some(card) = self.cached(&v) {
+        if let Some(card) = self.cached(&v, placement) {
             return Ok(card);
         }
         let id = post.id.to_string();
@@ -83,7 +125,8 @@ impl Cards {
                     id => &id,
                     author => &post.author,
                     title => &post.title,
-                    body_html => Value::from_safe_string(post.body_html.clone()),
+                    level => placement.title_level(),
+                    body_html => Value::from_safe_string(placement.body_html(post)),
                     created => Value::from(minijinja::value::Serde(TimeView::at(post.created_at))),
                     edited => Value::from(minijinja::value::Serde(post.updated_at.map(TimeView::at))),
                 },
@@ -98,7 +141,10 @@ impl Cards {
         );
         let article = |actions: Option<&Value>| {
             templates
-                .render(ARTICLE, context! { id => &id, card => &card, actions })
+                .render(
+                    ARTICLE,
+                    context! { id => &id, card => &card, actions, alone => placement == Placement::Page },
+                )
                 .map(Value::from_safe_string)
                 .context("Failed to render a post's article")
         };
@@ -110,12 +156,13 @@ impl Cards {
         if cache.len() >= CAPACITY {
             cache.clear();
         }
-        cache.insert(key(&v), card.clone());
+        cache.insert(key(&v, placement), card.clone());
         Ok(card)
     }
 
-    /// The cards of `versions`, in order, loading in one query the posts
-    /// whose cards are not here yet. A post deleted meanwhile is left out.
+    /// The feed cards of `versions`, in order, loading in one query the
+    /// posts whose cards are not here yet. A post deleted meanwhile is left
+    /// out.
     pub async fn cards(
         &self,
         db: &DatabaseConnection,
@@ -126,7 +173,7 @@ impl Cards {
             let cache = self.lock();
             versions
                 .iter()
-                .map(|v| cache.get(&key(v)).cloned())
+                .map(|v| cache.get(&key(v, Placement::Feed)).cloned())
                 .collect()
         };
         let missing: Vec<uuid::Uuid> = versions
@@ -140,7 +187,7 @@ impl Cards {
                 .await
                 .map_err(|e| anyhow::anyhow!("Failed to load posts for their cards: {e}"))?;
             for post in &posts {
-                let card = self.card(templates, post)?;
+                let card = self.card(templates, post, Placement::Feed)?;
                 for (v, slot) in versions.iter().zip(found.iter_mut()) {
                     // The version read a moment ago; if the post changed in
                     // between, the newer card serves (and is keyed as such).
@@ -155,5 +202,21 @@ impl Cards {
             .zip(found)
             .filter_map(|(v, card)| card.map(|c| (*v, c)))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::post::STORED_HEADINGS;
+
+    #[test]
+    fn a_bodys_headings_come_right_below_its_title_wherever_it_stands() {
+        let top = |headings| match headings {
+            Headings::StartingAt(level) => level as u8,
+            Headings::AsWritten => 1,
+        };
+        assert_eq!(top(STORED_HEADINGS), Placement::Page.title_level() + 1);
+        assert_eq!(top(FEED_HEADINGS), Placement::Feed.title_level() + 1);
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     error::WebResult,
-    posts::{FEED_PAGE, FeedView, PageQuery},
+    posts::{FEED_PAGE, FeedView, PageQuery, reached_the_top},
     render::View,
 };
 use crate::{
@@ -35,8 +35,11 @@ async fn index(
 ) -> WebResult {
     // This request writes nothing: what the session saw, the feed may see.
     let seen = view.session().snapshot();
-    let page =
-        posts::feed_versions(&state.reads, seen.as_ref(), query.cursor()?, PAGE_SIZE).await?;
+    let start = query.start()?;
+    let page = posts::feed_versions(&state.reads, seen.as_ref(), start, PAGE_SIZE).await?;
+    if let Some(top) = reached_the_top(&view, start, &page, "/") {
+        return Ok(top);
+    }
     let feed = FeedView::new(&view, &state.db, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

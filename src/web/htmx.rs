@@ -56,15 +56,6 @@ pub fn redirect(hx: &Hx, location: &str) -> Response {
     resp
 }
 
-/// The answer to an htmx request whose target goes away: an empty 200 (htmx
-/// swaps nothing in on a 204), swapped in place of the element.
-pub fn removed() -> Response {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::VARY, VARY_VALUE)
-        .body("")
-}
-
 /// `target` if it is a path on this site, else `None`. Refuses anything a
 /// browser could read as another host: `//evil.example`, `/\evil.example`,
 /// `https://evil.example`, and control characters.

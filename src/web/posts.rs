@@ -13,12 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
+    cards::Placement,
     error::{WebError, WebResult},
     htmx,
     render::View,
 };
 use crate::{
-    domain::{Cursor, Post, VersionPage},
+    domain::{Cursor, PageStart, Post, VersionPage},
     posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
     startup::AppState,
 };
@@ -64,8 +65,8 @@ pub struct PostView {
 }
 
 impl PostView {
-    pub fn new(view: &View, post: &Post) -> WebResult<Self> {
-        let card = view.cards().card(view.templates(), post)?;
+    pub fn new(view: &View, post: &Post, placement: Placement) -> WebResult<Self> {
+        let card = view.cards().card(view.templates(), post, placement)?;
         let mine = view.user().is_some_and(|u| u.id == post.author_id);
         Ok(Self {
             title: post.title.clone(),
@@ -74,11 +75,14 @@ impl PostView {
     }
 }
 
-/// A page of a feed, and the address of the next one.
+/// A page of a feed, and the addresses of the pages on either side.
 #[derive(Serialize)]
 pub struct FeedView {
     posts: Vec<FeedItem>,
+    /// The older page ("Older posts", "Load more").
     next_url: Option<String>,
+    /// The newer page ("Newer posts"), on pages other than the newest.
+    newer_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +113,7 @@ impl FeedView {
         Ok(Self {
             posts,
             next_url: page.next.map(|c| format!("{base}?before={c}")),
+            newer_url: page.newer.map(|c| format!("{base}?after={c}")),
         })
     }
 }
@@ -116,18 +121,38 @@ impl FeedView {
 #[derive(Deserialize)]
 pub struct PageQuery {
     before: Option<String>,
+    after: Option<String>,
 }
 
 impl PageQuery {
-    /// The cursor of an "older posts" link; a malformed one is a 400.
-    pub fn cursor(&self) -> Result<Option<Cursor>, WebError> {
-        match self.before.as_deref() {
-            None | Some("") => Ok(None),
-            Some(raw) => Cursor::parse(raw)
-                .map(Some)
-                .ok_or_else(|| WebError::BadRequest("That page link is broken.".into())),
+    /// Where the page starts, from an "Older posts" (`before`) or "Newer
+    /// posts" (`after`) link; a malformed cursor, or both, is a 400.
+    pub fn start(&self) -> Result<PageStart, WebError> {
+        let cursor = |raw: &str| {
+            Cursor::parse(raw)
+                .ok_or_else(|| WebError::BadRequest("That page link is broken.".into()))
+        };
+        let before = self.before.as_deref().filter(|raw| !raw.is_empty());
+        let after = self.after.as_deref().filter(|raw| !raw.is_empty());
+        match (before, after) {
+            (None, None) => Ok(PageStart::Newest),
+            (Some(before), None) => Ok(PageStart::Before(cursor(before)?)),
+            (None, Some(after)) => Ok(PageStart::After(cursor(after)?)),
+            (Some(_), Some(_)) => Err(WebError::BadRequest("That page link is broken.".into())),
         }
     }
+}
+
+/// A page going forward that reached the newest posts is the feed's first
+/// page: the browser goes there, so that the newest page is always the same.
+pub fn reached_the_top(
+    view: &View,
+    start: PageStart,
+    page: &VersionPage,
+    base: &str,
+) -> Option<Response> {
+    let top = matches!(start, PageStart::After(_)) && page.newer.is_none();
+    top.then(|| view.redirect(base))
 }
 
 #[derive(Serialize, Default)]
@@ -198,7 +223,7 @@ async fn create(
         Ok(post) if inline => {
             // The new post goes on top of the feed; the composer empties.
             let created = CreatedView {
-                post: PostView::new(&view, &post)?,
+                post: PostView::new(&view, &post, Placement::Feed)?,
                 form: FormView {
                     inline: true,
                     ..Default::default()
@@ -247,7 +272,7 @@ struct ShowView {
 #[handler]
 async fn show(view: View, Data(state): Data<&AppState>, Path(id): Path<String>) -> WebResult {
     let post = posts::get(&state.db, posts::parse_id(&id)?).await?;
-    let post = PostView::new(&view, &post)?;
+    let post = PostView::new(&view, &post, placement(&view, &id))?;
     view.render(SHOW_PAGE, POST, ShowView { post })
 }
 
@@ -257,6 +282,24 @@ struct EditView {
     title: String,
     body: String,
     errors: ErrorsView,
+    /// In place of the post (htmx) rather than on the page of its own.
+    inline: bool,
+    /// In place, the heading level of the title the form stands in for.
+    level: u8,
+}
+
+impl EditView {
+    fn new(view: &View, id: String, title: String, body: String, errors: ErrorsView) -> Self {
+        let level = placement(view, &id).title_level();
+        Self {
+            id,
+            title,
+            body,
+            errors,
+            inline: view.hx().wants_fragment(),
+            level,
+        }
+    }
 }
 
 #[handler]
@@ -267,12 +310,13 @@ async fn edit_form(
     Path(id): Path<String>,
 ) -> WebResult {
     let post = posts::get_own(&state.db, &user, posts::parse_id(&id)?).await?;
-    let edit = EditView {
-        id: post.id.to_string(),
-        title: post.title,
-        body: post.body,
-        errors: ErrorsView::default(),
-    };
+    let edit = EditView::new(
+        &view,
+        post.id.to_string(),
+        post.title,
+        post.body,
+        ErrorsView::default(),
+    );
     view.render(EDIT_PAGE, EDIT_FORM, edit)
 }
 
@@ -287,7 +331,7 @@ async fn update(
     let id = posts::parse_id(&id)?;
     match posts::update(&state.db, &user, id, form.input()).await {
         Ok(post) if view.hx().wants_fragment() => {
-            let post = PostView::new(&view, &post)?;
+            let post = PostView::new(&view, &post, placement(&view, &id.to_string()))?;
             view.fragment(POST, ShowView { post })
         }
         Ok(post) => {
@@ -295,12 +339,7 @@ async fn update(
             Ok(view.redirect(&format!("/posts/{}", post.id)))
         }
         Err(PostError::Invalid(errors)) => {
-            let again = EditView {
-                id: id.to_string(),
-                title: form.title,
-                body: form.body,
-                errors: errors.into(),
-            };
+            let again = EditView::new(&view, id.to_string(), form.title, form.body, errors.into());
             let resp = view.render(EDIT_PAGE, EDIT_FORM, again)?;
             Ok(resp
                 .with_status(StatusCode::UNPROCESSABLE_ENTITY)
@@ -342,10 +381,16 @@ async fn delete_post(
 ) -> WebResult {
     let post = posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
     if view.hx().request {
-        return Ok(deleted_in_place(&view, &id));
+        return deleted_in_place(&view, &post);
     }
-    view.flash(format!("Your post “{}” is deleted.", post.title))?;
+    view.flash(deleted_message(&post))?;
     Ok(view.redirect("/"))
+}
+
+/// What the author reads once a post is gone, the same with JavaScript or
+/// without.
+fn deleted_message(post: &Post) -> String {
+    format!("Your post “{}” is deleted.", post.title)
 }
 
 /// Deleting with htmx (`hx-delete`): the element is removed where it stands.
@@ -356,23 +401,39 @@ async fn delete_inline(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
-    Ok(deleted_in_place(&view, &id))
+    let post = posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    deleted_in_place(&view, &post)
 }
 
-/// An empty answer, so that the swapped element disappears; on the post's own
-/// page, which would be left empty, the browser goes to the feed instead.
-fn deleted_in_place(view: &View, id: &str) -> Response {
-    let on_its_page = view
-        .hx()
+/// Nothing in place of the swapped element, so that it disappears, and the
+/// message swapped out of band into the page's live region, which announces
+/// it; on the post's own page, which would be left empty, the browser goes
+/// to the feed instead, where the message waits.
+fn deleted_in_place(view: &View, post: &Post) -> WebResult {
+    if on_its_page(view, &post.id.to_string()) {
+        view.flash(deleted_message(post))?;
+        return Ok(view.redirect("/"));
+    }
+    view.announce(deleted_message(post))
+}
+
+/// Whether htmx asked from the page of post `id` itself.
+fn on_its_page(view: &View, id: &str) -> bool {
+    view.hx()
         .current_url
         .as_deref()
         .and_then(htmx::path_of_url)
-        .is_some_and(|path| path == format!("/posts/{id}"));
-    if on_its_page {
-        return view.redirect("/");
+        .is_some_and(|path| path == format!("/posts/{id}"))
+}
+
+/// Where the article of post `id` in this answer stands: alone on a page
+/// (its own page, or the fragment htmx swaps into it), or in a feed.
+fn placement(view: &View, id: &str) -> Placement {
+    if view.hx().wants_fragment() && !on_its_page(view, id) {
+        Placement::Feed
+    } else {
+        Placement::Page
     }
-    htmx::removed()
 }
 
 #[derive(Serialize)]
@@ -388,14 +449,17 @@ async fn by_author(
     Path(username): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
-    let (author, page) =
-        posts::versions_by_author(&state.reads, &username, query.cursor()?, PAGE_SIZE)
-            .await
-            .map_err(|e| match e {
-                PostError::NotFound => WebError::NotFound("There is nobody by that name."),
-                other => other.into(),
-            })?;
+    let start = query.start()?;
+    let (author, page) = posts::versions_by_author(&state.reads, &username, start, PAGE_SIZE)
+        .await
+        .map_err(|e| match e {
+            PostError::NotFound => WebError::NotFound("There is nobody by that name."),
+            other => other.into(),
+        })?;
     let base = format!("/u/{}", author.username);
+    if let Some(top) = reached_the_top(&view, start, &page, &base) {
+        return Ok(top);
+    }
     let feed = FeedView::new(&view, &state.db, page, &base).await?;
     view.render(
         AUTHOR_PAGE,

@@ -34,6 +34,9 @@ const FLASH: &str = "flash";
 /// not a wall of them.
 const FLASH_KEEP: usize = 3;
 
+/// A message for the page's live region, swapped in out of band.
+pub const ANNOUNCE: &str = "fragments/announce.html";
+
 /// The largest buffer an answer starts with (larger ones grow as needed).
 const MAX_HINT: usize = 256 * 1024;
 
@@ -158,7 +161,19 @@ impl View {
 
     /// A whole page, showing (and so consuming) any flash messages.
     pub fn page(&self, page: &str, ctx: impl Serialize) -> Result<Response, WebError> {
-        let flash: Vec<String> = self.session.take_all(FLASH);
+        self.page_with(page, ctx, Vec::new())
+    }
+
+    /// [`Self::page`], with `notices` shown after the flash messages (for
+    /// messages that have no session to wait in).
+    pub fn page_with(
+        &self,
+        page: &str,
+        ctx: impl Serialize,
+        notices: Vec<String>,
+    ) -> Result<Response, WebError> {
+        let mut flash: Vec<String> = self.session.take_all(FLASH);
+        flash.extend(notices);
         self.html(page, ctx, flash)
     }
 
@@ -187,6 +202,13 @@ impl View {
             .content_type("text/html; charset=utf-8")
             .header(header::VARY, htmx::VARY_VALUE)
             .body(body))
+    }
+
+    /// Under htmx, an answer whose element goes (nothing is swapped in its
+    /// place) and whose `message` goes into the page's live region, where
+    /// screen readers announce it.
+    pub fn announce(&self, message: impl Into<String>) -> Result<Response, WebError> {
+        self.fragment(ANNOUNCE, context! { message => message.into() })
     }
 
     /// See [`htmx::redirect`].

@@ -11,7 +11,6 @@ use super::{
     auth::CurrentUser,
     error::{WebError, WebResult},
     format::TimeView,
-    htmx,
     render::View,
 };
 use crate::{
@@ -32,6 +31,8 @@ pub fn routes(route: Route) -> Route {
 
 const PAGE: &str = "pages/sessions/index.html";
 const LIST: &str = "fragments/sessions/list.html";
+const OTHERS_ENDED: &str = "fragments/sessions/others_ended.html";
+const ONE_ENDED: &str = "That session is logged out.";
 
 #[derive(Serialize)]
 struct SessionView {
@@ -78,6 +79,14 @@ async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<List
     })
 }
 
+/// The list once the other sessions ended, and the message saying so.
+#[derive(Serialize)]
+struct OthersEnded {
+    #[serde(flatten)]
+    list: ListView,
+    message: String,
+}
+
 #[handler]
 async fn index(
     view: View,
@@ -97,9 +106,9 @@ async fn revoke(view: View, CurrentUser(_): CurrentUser, Path(id): Path<String>)
     match view.session().revoke(id).await? {
         Revoked::ThisSession => Ok(view.redirect("/login")),
         Revoked::NotTheirs => Err(NOT_FOUND),
-        Revoked::Other if view.hx().wants_fragment() => Ok(htmx::removed()),
+        Revoked::Other if view.hx().wants_fragment() => view.announce(ONE_ENDED),
         Revoked::Other => {
-            view.flash("That session is logged out.")?;
+            view.flash(ONE_ENDED)?;
             Ok(view.redirect("/sessions"))
         }
     }
@@ -113,11 +122,12 @@ async fn revoke_others(
     Data(state): Data<&AppState>,
 ) -> WebResult {
     let ended = view.session().end_others().await?;
+    let noun = if ended == 1 { "session" } else { "sessions" };
+    let message = format!("{ended} other {noun} logged out.");
     if view.hx().wants_fragment() {
         let list = list_view(&view, state, &user).await?;
-        return view.fragment(LIST, list);
+        return view.fragment(OTHERS_ENDED, OthersEnded { list, message });
     }
-    let noun = if ended == 1 { "session" } else { "sessions" };
-    view.flash(format!("{ended} other {noun} logged out."))?;
+    view.flash(message)?;
     Ok(view.redirect("/sessions"))
 }

@@ -1,4 +1,4 @@
-//! Settings: changing the password.
+//! Settings: the page that lists them, and changing the password.
 
 use poem::{
     IntoResponse, Route, get, handler,
@@ -19,12 +19,13 @@ use crate::{
 };
 
 pub fn routes(route: Route) -> Route {
-    route.at(
+    route.at("/settings", get(index)).at(
         "/settings/password",
         get(password_form).post(change_password),
     )
 }
 
+const INDEX: &str = "pages/settings/index.html";
 const PAGE: &str = "pages/settings/password.html";
 const FORM: &str = "fragments/settings/password_form.html";
 
@@ -52,6 +53,12 @@ impl From<PasswordChangeErrors> for ErrorsView {
             new_password_confirm: e.new_confirm,
         }
     }
+}
+
+/// What a person can change about their account, one link each.
+#[handler]
+async fn index(view: View, CurrentUser(_): CurrentUser) -> WebResult {
+    view.page(INDEX, ())
 }
 
 #[handler]

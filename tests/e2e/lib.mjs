@@ -148,7 +148,7 @@ export async function logIn(page, base, username, { remember = false, next } = {
 }
 
 export async function logOut(page, base) {
-  await Promise.all([page.waitForURL(`${base}/login`), page.click('.site-nav form[action="/logout"] button')]);
+  await Promise.all([page.waitForURL(`${base}/login?logged_out=1`), page.click('.site-nav form[action="/logout"] button')]);
 }
 
 /** Publishes posts through the API with the context's own session cookie. */

@@ -78,7 +78,7 @@ describe('the look', () => {
   it('fits a 390 px phone without sideways scrolling', async () => {
     suite.expected = [404]; // the themed 404 page is visited on purpose
     const page = await loggedInPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    for (const path of ['/', '/posts/new', '/sessions', '/settings/password', '/login', '/signup', '/nowhere']) {
+    for (const path of ['/', '/posts/new', '/sessions', '/settings', '/settings/password', '/login', '/signup', '/nowhere']) {
       await page.goto(`${suite.server.base}${path}`);
       const { scroll, client } = await page.evaluate(() => ({
         scroll: document.documentElement.scrollWidth,

@@ -23,4 +23,4 @@ if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules
 fi
 
 if [ $# -eq 0 ]; then set -- *.test.mjs; fi
-exec node --test --test-concurrency=1 --test-timeout=120000 "$@"
+exec node --test --test-concurrency=1 --test-timeout=300000 "$@"

@@ -1,5 +1,6 @@
-// Pictures of Tangerine at a desktop and a phone width, into a folder this
-// test prints (target/e2e-screenshots unless SCREENSHOTS_DIR says otherwise).
+// Pictures of Tangerine at a desktop and a phone width, in the light and the
+// dark scheme, into a folder this test prints (target/e2e-screenshots unless
+// SCREENSHOTS_DIR says otherwise). Dark ones end in -dark.png.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -13,6 +14,7 @@ const SIZES = {
   desktop: { viewport: { width: 1280, height: 900 } },
   phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
 };
+const SCHEMES = { light: '', dark: '-dark' };
 
 describe('screenshots', () => {
   let server;
@@ -36,12 +38,17 @@ describe('screenshots', () => {
     console.log(`screenshots written to ${OUT}`);
   });
 
-  for (const [size, options] of Object.entries(SIZES)) {
-    it(`takes the ${size} pictures`, async () => {
+  const runs = Object.entries(SCHEMES).flatMap(([scheme, suffix]) =>
+    Object.entries(SIZES).map(([size, sizeOptions]) => ({ scheme, suffix, size, sizeOptions })),
+  );
+  for (const { scheme, suffix, size, sizeOptions } of runs) {
+    const options = { ...sizeOptions, colorScheme: scheme };
+    const shot = (name) => path.join(OUT, `${name}-${size}${suffix}.png`);
+    it(`takes the ${size} pictures (${scheme})`, async () => {
       const anonymous = await newContext(browser, options);
       const visitor = await anonymous.newPage();
       await visitor.goto(`${server.base}/`);
-      await visitor.screenshot({ path: path.join(OUT, `home-logged-out-${size}.png`), fullPage: true });
+      await visitor.screenshot({ path: shot('home-logged-out'), fullPage: true });
 
       const context = await newContext(browser, {
         ...options,
@@ -50,21 +57,26 @@ describe('screenshots', () => {
       });
       const page = await context.newPage();
       await logIn(page, server.base, 'alice', { remember: true });
-      if (size === 'desktop') {
+      if (size === 'desktop' && scheme === 'light') {
         await seedPosts(context, server.base, 2, 'Orange notes');
       }
       await page.goto(`${server.base}/`);
-      await page.screenshot({ path: path.join(OUT, `home-logged-in-${size}.png`), fullPage: true });
+      await page.screenshot({ path: shot('home-logged-in'), fullPage: true });
 
       await page.click('#feed article .post__title a');
       await page.waitForURL(/\/posts\//);
-      await page.screenshot({ path: path.join(OUT, `post-${size}.png`), fullPage: true });
+      await page.screenshot({ path: shot('post'), fullPage: true });
 
       await page.goto(`${server.base}/sessions`);
-      await page.screenshot({ path: path.join(OUT, `sessions-${size}.png`), fullPage: true });
+      await page.screenshot({ path: shot('sessions'), fullPage: true });
+
+      // A form sent back with errors: the summary first, the fields marked.
+      await page.goto(`${server.base}/posts/new`);
+      await Promise.all([page.waitForNavigation(), page.$eval('#post-form', (f) => f.submit())]);
+      await page.screenshot({ path: shot('form-errors'), fullPage: true });
 
       assertNoProblems(assert, anonymous);
-      assertNoProblems(assert, context);
+      assertNoProblems(assert, context, { expected: [422] });
       await anonymous.close();
       await context.close();
     });

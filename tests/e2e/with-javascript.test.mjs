@@ -32,6 +32,7 @@ describe('with JavaScript', () => {
     assert.match(await page.textContent('h1'), /Welcome, alice/);
     await logOut(page, suite.server.base);
     assert.equal(await page.isVisible('#login-form'), true);
+    assert.match(await page.textContent('#messages'), /You are logged out\./);
     await logIn(page, suite.server.base, 'alice');
     assert.match(await page.textContent('h1'), /Welcome, alice/);
   });

@@ -92,7 +92,8 @@ describe('without JavaScript', () => {
 
   it('logs out and in again', async () => {
     await Promise.all([page.waitForNavigation(), page.click('.site-nav form[action="/logout"] button')]);
-    assert.equal(page.url(), `${server.base}/login`);
+    assert.equal(page.url(), `${server.base}/login?logged_out=1`);
+    assert.match(await page.textContent('#messages'), /You are logged out\./);
     await page.fill('#login-username', 'NOJS');
     await page.fill('#login-password', PASSWORD);
     await submit('#login-form');

@@ -314,7 +314,8 @@ async fn logging_out_ends_the_session_and_goes_to_the_login_page() {
 
     let resp = app.logout().await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&resp).as_deref(), Some("/login"));
+    // The login page, saying so.
+    assert_eq!(location(&resp).as_deref(), Some("/login?logged_out=1"));
     assert_eq!(
         header_of(&resp, "clear-site-data").as_deref(),
         Some("\"storage\""),
@@ -323,6 +324,10 @@ async fn logging_out_ends_the_session_and_goes_to_the_login_page() {
     let cleared = set_cookie(&resp, "tangerine_session").expect("the cookie is cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(app.count("sessions").await, 0);
+    let login = app.get_text("/login?logged_out=1").await;
+    assert!(login.contains("You are logged out."), "{login}");
+    assert!(login.contains(r#"<form id="login-form""#), "{login}");
+    assert!(!app.get_text("/login").await.contains("You are logged out."));
     assert!(!app.get_text("/").await.contains("Welcome,"));
 }
 
@@ -373,7 +378,10 @@ async fn under_htmx_login_sign_up_and_logout_answer_with_hx_redirect() {
 
     let resp = app.hx_submit("/logout", &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(header_of(&resp, "hx-redirect").as_deref(), Some("/login"));
+    assert_eq!(
+        header_of(&resp, "hx-redirect").as_deref(),
+        Some("/login?logged_out=1")
+    );
 
     let resp = app
         .hx_submit("/login", &[("username", "alice"), ("password", PASSWORD)])

@@ -118,7 +118,12 @@ async fn under_htmx_an_ended_sessions_row_disappears_in_place() {
 
     let resp = app.hx_submit(&format!("/sessions/{id}/revoke"), &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.unwrap().is_empty());
+    // Nothing takes the row's place; the live region says what happened, as
+    // the page does without JavaScript.
+    assert_eq!(
+        only_announcement(&resp.text().await.unwrap()).as_deref(),
+        Some("That session is logged out.")
+    );
     assert_eq!(
         other.get("/api/me").await.status(),
         StatusCode::UNAUTHORIZED

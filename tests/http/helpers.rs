@@ -554,6 +554,45 @@ pub fn csrf_token_in(html: &str) -> Option<String> {
 }
 
 /// Every `Set-Cookie` header of a response.
+/// The ids of the posts in an HTML page or fragment, in order.
+pub fn post_ids(html: &str) -> Vec<String> {
+    html.split(r#"<article id="post-"#)
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+/// The address of the link marked `rel` (`next`, `prev`) in a page, if any.
+fn rel_link(html: &str, rel: &str) -> Option<String> {
+    let at = html.find(&format!(r#"rel="{rel}""#))?;
+    let before = &html[..at];
+    let href = before.rfind("href=\"")?;
+    let url = &before[href + 6..];
+    Some(url[..url.find('"')?].replace("&#x2f;", "/"))
+}
+
+/// The "Older posts" address in a feed page, if any.
+pub fn older_link(html: &str) -> Option<String> {
+    rel_link(html, "next")
+}
+
+/// The "Newer posts" address in a feed page, if any.
+pub fn newer_link(html: &str) -> Option<String> {
+    rel_link(html, "prev")
+}
+
+/// The message of an htmx answer that swaps nothing in place of its target
+/// (so that the element goes) and only puts a message into the page's live
+/// region (`#messages`, out of band, its content only); `None` for anything
+/// else.
+pub fn only_announcement(html: &str) -> Option<String> {
+    let message = html
+        .trim()
+        .strip_prefix(r#"<div id="messages" hx-swap-oob="innerHTML"><p class="message">"#)?
+        .strip_suffix("</p></div>")?;
+    (!message.contains('<')).then(|| message.to_owned())
+}
+
 pub fn set_cookies(resp: &Response) -> Vec<String> {
     resp.headers()
         .get_all(header::SET_COOKIE)

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod accounts;
 mod api;
 mod cli;

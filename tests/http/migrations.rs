@@ -1,6 +1,10 @@
 //! The schema's migrations, each with its `down`.
 
-use migration::{Migrator, MigratorTrait};
+use migration::MigratorTrait;
+use tangerine::db::StoredBodies;
+
+/// The migrations as the application runs them.
+type Migrator = migration::Migrator<StoredBodies>;
 
 use crate::helpers::*;
 

@@ -7,23 +7,6 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// The ids of the posts in an HTML page or fragment, in order.
-fn post_ids(html: &str) -> Vec<String> {
-    html.split(r#"<article id="post-"#)
-        .skip(1)
-        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
-        .collect()
-}
-
-/// The "older posts" address in a feed page, if any.
-fn older_link(html: &str) -> Option<String> {
-    let at = html.find(r#"rel="next""#)?;
-    let before = &html[..at];
-    let href = before.rfind("href=\"")?;
-    let url = &before[href + 6..];
-    Some(url[..url.find('"')?].replace("&#x2f;", "/"))
-}
-
 #[tokio::test]
 async fn a_person_publishes_a_post_and_reads_it_on_its_page() {
     let app = spawn_app().await;
@@ -42,12 +25,16 @@ async fn a_person_publishes_a_post_and_reads_it_on_its_page() {
     let page = app.get(&format!("/posts/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
+    // On its own page, the title is the page's heading.
     assert!(
-        page.contains(">Hello, Tangerine</a></h3>"),
+        page.contains(">Hello, Tangerine</a></h1>"),
         "trimmed title: {page}"
     );
     assert!(page.contains("<p>The <em>first</em> post.</p>"), "{page}");
-    assert!(page.contains(r#"<time datetime=""#), "{page}");
+    assert!(
+        page.contains(r#"<time class="js-local-time" datetime=""#),
+        "{page}"
+    );
     assert_eq!(app.count("posts").await, 1);
 }
 
@@ -265,7 +252,10 @@ async fn the_author_edits_a_post_without_javascript() {
         page.contains(">After</a>") && page.contains("<strong>body</strong>"),
         "{page}"
     );
-    assert!(page.contains("(edited <time datetime="), "{page}");
+    assert!(
+        page.contains(r#"(edited <time class="js-local-time" datetime="#),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -530,7 +520,7 @@ async fn deleting_without_javascript_goes_back_to_the_feed() {
 }
 
 #[tokio::test]
-async fn deleting_under_htmx_answers_empty_so_the_element_goes() {
+async fn deleting_under_htmx_swaps_nothing_in_and_announces_the_same_sentence() {
     let app = spawn_app().await;
     app.signed_up("alice").await;
     let id = app.publish("Doomed", "bye").await;
@@ -553,10 +543,16 @@ async fn deleting_under_htmx_answers_empty_so_the_element_goes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.unwrap().is_empty());
+    // Nothing takes the post's place, and the page's live region gets the
+    // very sentence the feed shows after a deletion without JavaScript.
+    assert_eq!(
+        only_announcement(&resp.text().await.unwrap()).as_deref(),
+        Some("Your post “Doomed” is deleted.")
+    );
     assert_eq!(app.count("posts").await, 0);
 
-    // From the post's own page, the browser goes to the feed instead.
+    // From the post's own page, the browser goes to the feed instead, where
+    // the same sentence waits.
     let id = app.publish("Also doomed", "bye").await;
     let resp = app
         .client
@@ -569,6 +565,11 @@ async fn deleting_under_htmx_answers_empty_so_the_element_goes() {
         .unwrap();
     assert_eq!(header_of(&resp, "hx-redirect").as_deref(), Some("/"));
     assert_eq!(app.count("posts").await, 0);
+    assert!(
+        app.get_text("/")
+            .await
+            .contains("Your post “Also doomed” is deleted.")
+    );
 }
 
 #[tokio::test]
