@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{ArgAction, Args, Parser, Subcommand, builder::BoolishValueParser};
 
-use crate::domain::SessionPolicy;
+use crate::{domain::SessionPolicy, server::ConnectionLimits};
 
 #[derive(Debug, Parser)]
 #[command(name = "tangerine", version, about = "A self-hosted posting board")]
@@ -89,6 +89,30 @@ pub struct Settings {
     /// (the one a reverse proxy in front added); without it the header is ignored.
     #[arg(long, env = "TANGERINE_TRUST_PROXY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), global = true)]
     pub trust_proxy: bool,
+
+    /// Connections open at once; beyond, a new one takes the place of the
+    /// longest idle one, or waits while all are busy (0: no cap).
+    #[arg(
+        long,
+        env = "TANGERINE_MAX_CONNECTIONS",
+        default_value = "768",
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// A connection waiting for a request (or whose client does not take
+    /// its answer) is closed after this long (0s: never).
+    #[arg(long, env = "TANGERINE_IDLE_TIMEOUT", default_value = "30s", value_parser = duration, global = true)]
+    pub idle_timeout: Duration,
+
+    /// A request's line and headers must arrive within this of their first
+    /// byte (0s: no limit).
+    #[arg(long, env = "TANGERINE_HEADER_TIMEOUT", default_value = "10s", value_parser = duration, global = true)]
+    pub header_timeout: Duration,
+
+    /// A request's body must arrive within this of its headers (0s: no limit).
+    #[arg(long, env = "TANGERINE_BODY_TIMEOUT", default_value = "30s", value_parser = duration, global = true)]
+    pub body_timeout: Duration,
 }
 
 impl Settings {
@@ -98,6 +122,15 @@ impl Settings {
             idle_short: self.session_idle_short,
             max_age: self.session_max_age,
             refresh: self.session_refresh,
+        }
+    }
+
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            idle: self.idle_timeout,
+            header: self.header_timeout,
+            body: self.body_timeout,
         }
     }
 
@@ -182,6 +215,10 @@ mod tests {
         assert_eq!(s.login_max_failures, 5);
         assert_eq!(s.login_window, Duration::from_secs(15 * 60));
         assert!(!s.trust_proxy);
+        assert_eq!(s.max_connections, 768);
+        assert_eq!(s.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_timeout, Duration::from_secs(30));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod middleware;
 pub mod passwords;
 pub mod posts;
+pub mod server;
 pub mod session;
 pub mod startup;
 pub mod telemetry;

@@ -131,6 +131,17 @@ impl poem::error::ResponseError for BodyTooLarge {
     }
 }
 
+/// The body did not arrive within the body deadline (see `crate::server`).
+#[derive(Debug, thiserror::Error)]
+#[error("The request body did not arrive in time.")]
+pub struct BodyTimedOut;
+
+impl poem::error::ResponseError for BodyTimedOut {
+    fn status(&self) -> StatusCode {
+        StatusCode::REQUEST_TIMEOUT
+    }
+}
+
 impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
@@ -168,6 +179,9 @@ pub async fn read_bounded_body(req: &mut Request) -> Result<Bytes> {
     }
     let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => BodyTooLarge.into(),
+        poem::error::ReadBodyError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            BodyTimedOut.into()
+        }
         other => poem::Error::from(other),
     })?;
     req.set_body(bytes.clone());

@@ -3,11 +3,9 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    EndpointExt, Route, Server, get,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::{EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
 
 use crate::{
     api,
@@ -18,6 +16,7 @@ use crate::{
     domain::throttle::ThrottlePolicy,
     middleware::{RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
+    server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
     throttle::LoginThrottle,
     web::{self, assets, cards::Cards, health, render::Templates},
@@ -43,7 +42,7 @@ pub struct AppState {
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
     sessions: Arc<SessionManager>,
@@ -84,14 +83,11 @@ impl Application {
             },
         ));
 
-        let acceptor = TcpListener::bind(settings.addr)
-            .into_acceptor()
+        let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("Failed to listen on {}", settings.addr))?;
-        let addr = acceptor
+        let addr = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
             .context("Failed to read the listening address")?;
 
         if !addr.ip().is_loopback() && !settings.secure_cookies {
@@ -107,7 +103,7 @@ impl Application {
         }
 
         Ok(Self {
-            acceptor,
+            listener,
             addr,
             state: AppState {
                 db,
@@ -167,9 +163,14 @@ impl Application {
             })
             .with(RequestLog);
         tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let served = server::serve(
+            self.listener,
+            app,
+            settings.connection_limits(),
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         purger.abort();
         served.context("The server failed")
     }

@@ -16,7 +16,7 @@ use poem_openapi::{
     types::{ToJSON, Type},
 };
 
-use crate::middleware::{BodyTooLarge, read_bounded_body};
+use crate::middleware::{BodyTimedOut, BodyTooLarge, read_bounded_body};
 
 /// The body of every error answer.
 #[derive(Debug, Clone, Object)]
@@ -259,6 +259,13 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             BodyTooLarge.to_string(),
+        );
+    }
+    if err.is::<BodyTimedOut>() {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            BodyTimedOut.to_string(),
         );
     }
     if err.is::<ContentTypeError>() {

@@ -12,7 +12,7 @@ use super::{
     htmx::{self, Hx},
     render::View,
 };
-use crate::middleware::BodyTooLarge;
+use crate::middleware::{BodyTimedOut, BodyTooLarge};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -152,6 +152,7 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
         }
         Some(web) => web.to_string(),
         None if err.is::<BodyTooLarge>() => BodyTooLarge.to_string(),
+        None if err.is::<BodyTimedOut>() => BodyTimedOut.to_string(),
         None => {
             if status.is_server_error() {
                 tracing::error!(error = %err, "request failed");

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod api;
 mod cli;
+mod connections;
 mod devices;
 mod instances;
 mod pages;
