@@ -14,7 +14,7 @@ use crate::{
     csrf::{CsrfKey, CsrfLayer},
     db::{self, Reads},
     domain::throttle::ThrottlePolicy,
-    middleware::{RequestLog, SecurityHeaders},
+    middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
     server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
@@ -158,6 +158,7 @@ impl Application {
             .data(self.state)
             .data(self.templates)
             .data(Arc::new(Cards::default()))
+            .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })

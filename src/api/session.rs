@@ -7,7 +7,7 @@ use super::{
     ApiTags,
     auth::{CsrfHeader, SessionAuth},
     error::{ApiError, Errors, error_set},
-    objects::UserObject,
+    objects::{Omittable, Text, UserObject},
 };
 use crate::{
     accounts::{self, LoginError, PasswordChange, PasswordChangeError},
@@ -26,13 +26,13 @@ pub struct SessionApi;
 pub struct LoginRequest {
     /// Case does not matter.
     #[oai(validator(min_length = 1, max_length = 32))]
-    pub username: String,
+    pub username: Text,
     #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: String,
+    pub password: Text,
     /// Keep the session for the long idle time, with a lasting cookie
     /// (true), or end it after the short idle time and with the browser.
     /// Defaults to true.
-    pub remember: Option<bool>,
+    pub remember: Omittable<bool>,
 }
 
 impl Example for LoginRequest {
@@ -40,7 +40,7 @@ impl Example for LoginRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
-            remember: Some(true),
+            remember: Omittable(Some(true)),
         }
     }
 }
@@ -56,10 +56,10 @@ pub struct CsrfTokenObject {
 #[derive(Object)]
 pub struct PasswordChangeRequest {
     #[oai(validator(min_length = 1, max_length = 256))]
-    pub current_password: String,
+    pub current_password: Text,
     /// 8–256 characters, taken whole.
     #[oai(validator(min_length = 8, max_length = 256))]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 error_set! {
@@ -122,20 +122,20 @@ impl SessionApi {
         body: Json<LoginRequest>,
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
         let state = state.0;
-        let password = PasswordInput::new(body.0.password);
+        let password = PasswordInput::new(body.0.password.0);
         let client_ip = client::ip(req, state.settings.trust_proxy);
         let attempt = accounts::log_in(
             &state.db,
             &state.hasher,
             &state.throttle,
-            &body.0.username,
+            body.0.username.as_str(),
             &password,
             client_ip,
         )
         .await;
         match attempt {
             Ok(user) => {
-                let remember = body.0.remember.unwrap_or(true);
+                let remember = body.0.remember.0.unwrap_or(true);
                 session
                     .login(&user, remember)
                     .await
@@ -198,8 +198,8 @@ impl SessionApi {
         body: Json<PasswordChangeRequest>,
     ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
         let state = state.0;
-        let current = PasswordInput::new(body.0.current_password);
-        let new = PasswordInput::new(body.0.new_password);
+        let current = PasswordInput::new(body.0.current_password.0);
+        let new = PasswordInput::new(body.0.new_password.0);
         let change = PasswordChange {
             current: &current,
             new: &new,

@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     error::{ApiError, Errors, error_set},
-    objects::{PostPage, UserObject},
+    objects::{PostPage, Text, UserObject},
     posts::{cursor, post_error},
 };
 use crate::{
@@ -30,10 +30,10 @@ pub struct UsersApi;
 pub struct SignupRequest {
     /// 3–32 letters, digits or `_`; stored lowercase.
     #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_]{3,32}$"))]
-    pub username: String,
+    pub username: Text,
     /// 8–256 characters, taken whole.
     #[oai(validator(min_length = 8, max_length = 256))]
-    pub password: String,
+    pub password: Text,
 }
 
 impl Example for SignupRequest {
@@ -87,9 +87,9 @@ impl UsersApi {
         state: Data<&AppState>,
         body: Json<SignupRequest>,
     ) -> Result<SignupResponse, Errors<SignupErrors>> {
-        let password = PasswordInput::new(body.0.password);
+        let password = PasswordInput::new(body.0.password.0);
         let input = SignupInput {
-            username: &body.0.username,
+            username: body.0.username.as_str(),
             password: &password,
             password_confirm: None,
         };

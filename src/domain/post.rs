@@ -213,6 +213,9 @@ pub struct FeedPage {
     pub next: Option<Cursor>,
 }
 
+/// 10000-01-01T00:00:00Z in microseconds since 1970: cursors end before it.
+const CURSOR_END_MICROS: i64 = 253_402_300_800_000_000;
+
 /// Where a page of posts ends: the `created_at` and id of its last post. The
 /// next page holds the posts strictly older, in the same order
 /// (`created_at DESC, id DESC`), so that posts arriving meanwhile shift
@@ -224,10 +227,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Reads `<microseconds since 1970>_<uuid in hex>`; anything else is `None`.
+    /// Reads `<microseconds since 1970>_<uuid in hex>`; anything else,
+    /// or a time outside 1970-01-01 … 9999-12-31 (which no post has, and
+    /// which not every database can compare with), is `None`.
     pub fn parse(raw: &str) -> Option<Self> {
         let (micros, id) = raw.split_once('_')?;
-        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let micros: i64 = micros.parse().ok()?;
+        if !(0..CURSOR_END_MICROS).contains(&micros) {
+            return None;
+        }
+        let created_at = DateTime::from_timestamp_micros(micros)?;
         let id = Uuid::try_parse(id).ok()?;
         Some(Self { created_at, id })
     }
@@ -399,6 +408,14 @@ mod tests {
         };
         let s = c.to_string();
         assert_eq!(Cursor::parse(&s), Some(c));
+        for edge in [0, CURSOR_END_MICROS - 1] {
+            let raw = format!("{edge}_00000000000000000000000000000000");
+            assert!(Cursor::parse(&raw).is_some(), "{raw}");
+        }
+        assert_eq!(
+            DateTime::from_timestamp_micros(CURSOR_END_MICROS).map(|t| t.to_rfc3339()),
+            Some("+10000-01-01T00:00:00+00:00".to_owned())
+        );
         for bad in [
             "",
             "abc",
@@ -407,6 +424,9 @@ mod tests {
             "_abc",
             "x_0193",
             "99999999999999999999999_00000000000000000000000000000000",
+            "-1_00000000000000000000000000000000",
+            "-210866803200000001_00000000000000000000000000000000",
+            "253402300800000000_00000000000000000000000000000000",
         ] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }

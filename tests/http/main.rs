@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod connections;
 mod devices;
+mod inputs;
 mod instances;
 mod pages;
 mod password;
