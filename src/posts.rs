@@ -63,6 +63,22 @@ fn validate(title: &str, body: &str) -> Result<Valid, PostError> {
     }
 }
 
+/// The body's HTML, rendered on a blocking thread (a long body takes a few
+/// milliseconds, which an async worker must not spend); HTML beyond the cap
+/// is an error of the body.
+async fn render(body: &PostBody) -> Result<String, PostError> {
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || body.to_html())
+        .await
+        .context("Failed to render a post")?
+        .map_err(|e| {
+            PostError::Invalid(PostErrors {
+                title: None,
+                body: Some(e.to_string()),
+            })
+        })
+}
+
 #[tracing::instrument(skip_all, fields(author = %author.username))]
 pub async fn create(
     db: &DatabaseConnection,
@@ -73,7 +89,7 @@ pub async fn create(
         input.title.unwrap_or_default(),
         input.body.unwrap_or_default(),
     )?;
-    let body_html = valid.body.to_html();
+    let body_html = render(&valid.body).await?;
     let post = Post {
         id: Uuid::now_v7(),
         author_id: author.id,
@@ -132,7 +148,7 @@ pub async fn update(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),
     )?;
-    let body_html = valid.body.to_html();
+    let body_html = render(&valid.body).await?;
     let updated_at = now();
     let found = db::posts::update(
         db,

@@ -5,16 +5,12 @@
 use std::{
     io::{Read, Write},
     net::TcpStream,
-    os::unix::process::CommandExt,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tangerine");
 
 /// Short deadlines, so that the tests of their behaviour stay quick.
 const SHORT: &[&str] = &[
@@ -222,46 +218,6 @@ async fn with_the_default_deadlines_abusive_connections_close_within_10_or_30_se
     }
 }
 
-/// The server process, killed when the test ends however it ends.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with `RLIMIT_NOFILE` at 1,024, the usual default.
-fn serve_with_1024_files(database_url: &str, args: &[&str]) -> Server {
-    let mut command = Command::new(BIN);
-    command
-        .args(["--addr", "127.0.0.1:0", "--database-url", database_url])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe, and nothing else runs here.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 1024,
-                rlim_max: 1024,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().expect("the binary starts");
-    let address = wait_until_serving(&mut child);
-    Server { child, address }
-}
-
 /// The test holds more sockets than the server may: its own soft limit
 /// goes up to its hard limit if need be.
 fn allow_this_process(files: u64) {
@@ -284,26 +240,13 @@ fn allow_this_process(files: u64) {
     }
 }
 
-/// CPU time the process has used (user and system), from `/proc`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // Fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / per_second)
-}
-
 /// 1,100 silent connections against a server limited to 1,024 open files:
 /// a normal request is still answered within 5 s, and the server idles
 /// rather than spinning on `accept`.
 async fn silent_crowd(args: &[&str], must_answer: bool) {
     allow_this_process(4096);
     let database = TestDatabase::fresh().await;
-    let server = serve_with_1024_files(&database.url, args);
+    let server = serve_binary(&database.url, args, Some(1024));
     let address = server.address.clone();
     let crowd = tokio::task::spawn_blocking(move || {
         (0..1100)

@@ -11,6 +11,7 @@ mod connections;
 mod devices;
 mod inputs;
 mod instances;
+mod markdown;
 mod pages;
 mod password;
 mod posts;
