@@ -113,6 +113,15 @@ pub struct Settings {
     /// A request's body must arrive within this of its headers (0s: no limit).
     #[arg(long, env = "TANGERINE_BODY_TIMEOUT", default_value = "30s", value_parser = duration, global = true)]
     pub body_timeout: Duration,
+
+    /// Bytes of rendered posts kept in memory for the pages (0: none).
+    #[arg(long, env = "TANGERINE_CARD_CACHE_SIZE", default_value = "64MiB", value_parser = byte_size, global = true)]
+    pub card_cache_size: usize,
+
+    /// A page of posts in the API holds at most about this many bytes of
+    /// posts, whatever its `limit` (at least one post; 0: no bound).
+    #[arg(long, env = "TANGERINE_API_PAGE_SIZE", default_value = "1MiB", value_parser = byte_size, global = true)]
+    pub api_page_size: usize,
 }
 
 impl Settings {
@@ -144,6 +153,25 @@ impl Settings {
 pub fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("{e} (use a duration such as 90s, 15m, 12h or 14d)"))
+}
+
+/// Parses a number of bytes: `65536`, `512KiB`, `64MiB`, `1GiB`.
+pub fn byte_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let unit_bytes: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err("use a size such as 65536, 512KiB, 64MiB or 1GiB".to_owned()),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_bytes))
+        .ok_or_else(|| "use a size such as 65536, 512KiB, 64MiB or 1GiB".to_owned())
 }
 
 fn positive_duration(s: &str) -> Result<Duration, String> {
@@ -219,6 +247,20 @@ mod tests {
         assert_eq!(s.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.header_timeout, Duration::from_secs(10));
         assert_eq!(s.body_timeout, Duration::from_secs(30));
+        assert_eq!(s.card_cache_size, 64 << 20);
+        assert_eq!(s.api_page_size, 1 << 20);
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(byte_size("65536"), Ok(65536));
+        assert_eq!(byte_size("0"), Ok(0));
+        assert_eq!(byte_size("512KiB"), Ok(512 << 10));
+        assert_eq!(byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(byte_size("1GiB"), Ok(1 << 30));
+        assert!(byte_size("64MB").unwrap_err().contains("64MiB"));
+        assert!(byte_size("").is_err());
+        assert!(byte_size("MiB").is_err());
     }
 
     #[test]

@@ -188,11 +188,19 @@ pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Po
     }
 }
 
+/// How many posts a page holds at most: a count, and (unless zero) about
+/// how many bytes of posts.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimit {
+    pub posts: u64,
+    pub bytes: usize,
+}
+
 /// A page of everyone's posts, newest first.
 pub async fn feed(
     reads: &Reads,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
     page(reads, None, before, limit).await
 }
@@ -202,7 +210,7 @@ pub async fn by_author(
     reads: &Reads,
     username: &str,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<(User, FeedPage), PostError> {
     let author = author_named(reads.pool(), username).await?;
     let page = page(reads, Some(author.id), before, limit).await?;
@@ -277,15 +285,27 @@ async fn page(
     reads: &Reads,
     author: Option<Uuid>,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
     // One more than asked tells whether another page follows.
     let mut posts = reads
-        .page(author, before, limit + 1)
+        .page(author, before, limit.posts + 1)
         .await
         .context("Failed to load a page of posts")?;
-    let next = if posts.len() as u64 > limit {
-        posts.truncate(limit as usize);
+    let mut kept = posts.len().min(limit.posts as usize);
+    if limit.bytes > 0 {
+        // At least one post, so that every page moves the reader on.
+        let mut bytes = 0;
+        kept = posts[..kept]
+            .iter()
+            .position(|p| {
+                bytes += p.size();
+                bytes > limit.bytes
+            })
+            .map_or(kept, |over| over.max(1));
+    }
+    let next = if posts.len() > kept {
+        posts.truncate(kept);
         posts.last().map(Post::cursor)
     } else {
         None

@@ -157,7 +157,7 @@ impl Application {
             .nest("/", dynamic)
             .data(self.state)
             .data(self.templates)
-            .data(Arc::new(Cards::default()))
+            .data(Arc::new(Cards::new(settings.card_cache_size)))
             .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,

@@ -186,7 +186,11 @@ impl PostsApi {
         )]
         limit: Query<u64>,
     ) -> Result<ListResponse, Errors<ListErrors>> {
-        let page = posts::feed(&state.0.reads, cursor(before.0.as_deref())?, limit.0)
+        let limit = posts::PageLimit {
+            posts: limit.0,
+            bytes: state.0.settings.api_page_size,
+        };
+        let page = posts::feed(&state.0.reads, cursor(before.0.as_deref())?, limit)
             .await
             .map_err(post_error)?;
         Ok(ListResponse::Ok(Json(page.into())))

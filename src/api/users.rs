@@ -153,7 +153,11 @@ impl UsersApi {
         limit: Query<u64>,
     ) -> Result<UserPostsResponse, Errors<UserPostsErrors>> {
         let before = cursor(before.0.as_deref())?;
-        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit.0)
+        let limit = posts::PageLimit {
+            posts: limit.0,
+            bytes: state.0.settings.api_page_size,
+        };
+        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit)
             .await
             .map_err(|e| match e {
                 posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),

@@ -190,6 +190,12 @@ pub struct Post {
 }
 
 impl Post {
+    /// About the bytes the post takes in an answer: its text, and room for
+    /// the rest of its fields.
+    pub fn size(&self) -> usize {
+        self.title.len() + self.body.len() + self.body_html.len() + self.author.len() + 200
+    }
+
     pub fn cursor(&self) -> Cursor {
         Cursor {
             created_at: self.created_at,
