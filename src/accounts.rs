@@ -1,4 +1,5 @@
-//! Signing up and logging in: the rules, with the database and the hasher.
+//! Signing up, logging in and changing a password: the rules, with the
+//! database, the hasher and the throttle.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -7,9 +8,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     db::{self, users::CreateUserError},
-    domain::{Password, PasswordError, PasswordInput, User, Username, UsernameError},
-    passwords::PasswordHasher,
-    throttle::{AttemptKeys, LoginThrottle},
+    domain::{
+        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, User,
+        Username, UsernameError,
+    },
+    passwords::{HashError, PasswordHasher},
+    throttle::{KnownDevice, Throttle, Throttled},
 };
 
 /// What a sign-up form or request carries.
@@ -25,7 +29,7 @@ pub struct SignupInput<'a> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SignupErrors {
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<PasswordError>,
     pub password_confirm: Option<String>,
 }
 
@@ -41,54 +45,14 @@ pub enum SignupError {
     Invalid(SignupErrors),
     #[error("the username is taken")]
     UsernameTaken,
+    /// Too many accounts from this address lately.
+    #[error("too many sign-ups")]
+    Throttled { retry_after: Duration },
+    /// Too many passwords waiting to be hashed.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-pub const USERNAME_TAKEN: &str = "That username is taken.";
-pub const PASSWORDS_DIFFER: &str = "The two passwords differ.";
-pub const BAD_CREDENTIALS: &str = "Wrong username or password.";
-
-/// Parses a sign-up, then creates the account.
-#[tracing::instrument(skip_all, fields(username = %input.username))]
-pub async fn sign_up(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    input: SignupInput<'_>,
-) -> Result<User, SignupError> {
-    let mut errors = SignupErrors::default();
-    let username = Username::parse(input.username)
-        .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
-        .ok();
-    let password = Password::parse(input.password.clone())
-        .map_err(|e: PasswordError| errors.password = Some(e.to_string()))
-        .ok();
-    if let Some(confirm) = input.password_confirm
-        && errors.password.is_none()
-        && confirm.expose() != input.password.expose()
-    {
-        errors.password_confirm = Some(PASSWORDS_DIFFER.to_owned());
-    }
-    let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
-        return Err(SignupError::Invalid(errors));
-    };
-
-    // A cheap check first, so that a taken name costs no hashing; the unique
-    // index still decides when two sign-ups race for one name.
-    if db::users::exists(db, &username)
-        .await
-        .context("Failed to look up a username")?
-    {
-        return Err(SignupError::UsernameTaken);
-    }
-    let hash = hasher.hash(&password).await?;
-    match db::users::create(db, &username, hash).await {
-        Ok(user) => Ok(user),
-        Err(CreateUserError::UsernameTaken) => Err(SignupError::UsernameTaken),
-        Err(CreateUserError::Db(e)) => Err(anyhow::Error::new(e)
-            .context("Failed to insert a user")
-            .into()),
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,76 +60,14 @@ pub enum LoginError {
     /// The same answer whether the name exists or not.
     #[error("wrong username or password")]
     InvalidCredentials,
-    /// Too many failures for this name or from this address, lately.
+    /// Too many failures for this name, device or address, lately.
     #[error("too many failed logins")]
     Throttled { retry_after: Duration },
+    /// Too many passwords waiting to be checked.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-/// The message for a throttled login, with the wait rounded up to minutes.
-pub fn throttled_message(retry_after: Duration) -> String {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!("Too many failed logins. Try again in {minutes} {unit}.")
-}
-
-/// A login attempt: refused outright while throttled (refusals are not
-/// counted), otherwise checked, with a failure counted against the name and
-/// the address and a success clearing the name's count.
-#[tracing::instrument(skip_all)]
-pub async fn log_in(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    throttle: &LoginThrottle,
-    username: &str,
-    password: &PasswordInput,
-    client_ip: Option<IpAddr>,
-) -> Result<User, LoginError> {
-    let keys = AttemptKeys::new(username, client_ip);
-    if let Some(retry_after) = throttle.check(db, &keys).await? {
-        return Err(LoginError::Throttled { retry_after });
-    }
-    match authenticate(db, hasher, username, password).await {
-        Ok(user) => {
-            throttle.record_success(db, &keys).await?;
-            Ok(user)
-        }
-        Err(LoginError::InvalidCredentials) => {
-            throttle.record_failure(db, &keys).await?;
-            Err(LoginError::InvalidCredentials)
-        }
-        Err(other) => Err(other),
-    }
-}
-
-/// Checks a username and password. Unknown names are verified against a
-/// dummy hash, so that neither the answer nor its timing tells them apart.
-#[tracing::instrument(skip_all)]
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    username: &str,
-    password: &PasswordInput,
-) -> Result<User, LoginError> {
-    // Names are stored lowercase; a name that could never be valid still
-    // goes through a (dummy) verification.
-    let lookup = Username::parse(username).ok();
-    let credentials = match &lookup {
-        Some(name) => db::users::find_credentials(db, name.as_str())
-            .await
-            .context("Failed to look up a user")?,
-        None => None,
-    };
-    let (user, phc) = match credentials {
-        Some(c) => (Some(c.user), Some(c.password_hash)),
-        None => (None, None),
-    };
-    let verified = hasher.verify(password, phc).await?;
-    match user {
-        Some(user) if verified => Ok(user),
-        _ => Err(LoginError::InvalidCredentials),
-    }
 }
 
 /// What a password change carries.
@@ -181,8 +83,14 @@ pub struct PasswordChange<'a> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PasswordChangeErrors {
     pub current: Option<String>,
-    pub new: Option<String>,
+    pub new: Option<PasswordError>,
     pub new_confirm: Option<String>,
+}
+
+impl PasswordChangeErrors {
+    pub fn is_empty(&self) -> bool {
+        self.current.is_none() && self.new.is_none() && self.new_confirm.is_none()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,53 +99,287 @@ pub enum PasswordChangeError {
     Invalid(PasswordChangeErrors),
     #[error("too many wrong passwords")]
     Throttled { retry_after: Duration },
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+pub const USERNAME_TAKEN: &str = "That username is taken.";
+pub const PASSWORDS_DIFFER: &str = "The two passwords differ.";
+pub const BAD_CREDENTIALS: &str = "Wrong username or password.";
 pub const WRONG_CURRENT_PASSWORD: &str = "That is not your current password.";
+pub const BUSY: &str = "Too many logins are being checked right now. Try again in a moment.";
+/// How long to wait when the hasher is busy.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// Checks the current password, then stores the new one's hash. A wrong
-/// current password counts as a failed login for this name and address: a
-/// stolen session must not become a way to guess the password.
-#[tracing::instrument(skip_all, fields(user = %user.username))]
-pub async fn change_password(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    throttle: &LoginThrottle,
-    user: &User,
-    change: PasswordChange<'_>,
-    client_ip: Option<IpAddr>,
-) -> Result<(), PasswordChangeError> {
-    let mut errors = PasswordChangeErrors::default();
-    let new = Password::parse(change.new.clone())
-        .map_err(|e| errors.new = Some(e.to_string()))
-        .ok();
-    if let Some(confirm) = change.new_confirm
-        && new.is_some()
-        && confirm.expose() != change.new.expose()
-    {
-        errors.new_confirm = Some(PASSWORDS_DIFFER.to_owned());
+/// The message for a throttled login, with the wait rounded up to minutes.
+pub fn throttled_message(retry_after: Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Too many failed logins. Try again in {minutes} {unit}.")
+}
+
+/// The message for a refused sign-up, with the wait rounded up to minutes.
+pub fn signup_throttled_message(retry_after: Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Too many accounts were made from your address lately. Try again in {minutes} {unit}.")
+}
+
+/// A login attempt as it arrives.
+#[derive(Debug)]
+pub struct LoginAttempt<'a> {
+    pub username: &'a str,
+    pub password: &'a PasswordInput,
+    pub client_ip: Option<IpAddr>,
+    /// This browser, if its device cookie names the account tried.
+    pub device: Option<KnownDevice>,
+}
+
+/// The accounts use cases, with what they need.
+#[derive(Clone)]
+pub struct Accounts {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    throttle: Throttle,
+    rules: PasswordRules,
+}
+
+impl Accounts {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        throttle: Throttle,
+        rules: PasswordRules,
+    ) -> Self {
+        Self {
+            db,
+            hasher,
+            throttle,
+            rules,
+        }
     }
-    let keys = AttemptKeys::new(&user.username, client_ip);
-    if let Some(retry_after) = throttle.check(db, &keys).await? {
-        return Err(PasswordChangeError::Throttled { retry_after });
+
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
-    let stored = db::users::password_hash(db, user.id)
-        .await
-        .context("Failed to load a password hash")?;
-    if !hasher.verify(change.current, stored).await? {
-        throttle.record_failure(db, &keys).await?;
-        errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
     }
-    let (Some(new), true) = (new, errors == PasswordChangeErrors::default()) else {
-        return Err(PasswordChangeError::Invalid(errors));
-    };
-    let hash = hasher.hash(&new).await?;
-    db::users::set_password_hash(db, user.id, hash)
-        .await
-        .context("Failed to store a password hash")?;
-    Ok(())
+
+    /// Parses a sign-up, takes the address's sign-up slot, then creates the
+    /// account. Refusals of any kind do not count against the address.
+    #[tracing::instrument(skip_all, fields(username = %input.username))]
+    pub async fn sign_up(
+        &self,
+        input: SignupInput<'_>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Authenticated, SignupError> {
+        let mut errors = SignupErrors::default();
+        let username = Username::parse(input.username)
+            .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
+            .ok();
+        let password = self
+            .rules
+            .check(input.password.clone(), input.username)
+            .map_err(|e| errors.password = Some(e))
+            .ok();
+        if let Some(confirm) = input.password_confirm
+            && errors.password.is_none()
+            && confirm.expose() != input.password.expose()
+        {
+            errors.password_confirm = Some(PASSWORDS_DIFFER.to_owned());
+        }
+        let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
+            return Err(SignupError::Invalid(errors));
+        };
+
+        // A cheap check first, so that a taken name costs no hashing; the unique
+        // index still decides when two sign-ups race for one name.
+        if db::users::exists(&self.db, &username)
+            .await
+            .context("Failed to look up a username")?
+        {
+            return Err(SignupError::UsernameTaken);
+        }
+        let slots = match self.throttle.signup(&self.db, client_ip).await? {
+            Ok(slots) => slots,
+            Err(Throttled { retry_after }) => return Err(SignupError::Throttled { retry_after }),
+        };
+        let hash = match self.hasher.hash(&password).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                return Err(match e {
+                    HashError::Busy => SignupError::Busy,
+                    HashError::Failed(e) => e.into(),
+                });
+            }
+        };
+        match db::users::create(&self.db, &username, hash).await {
+            Ok(user) => {
+                slots.keep();
+                Ok(Authenticated {
+                    user,
+                    epoch: CredentialEpoch::FIRST,
+                })
+            }
+            Err(CreateUserError::UsernameTaken) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Err(SignupError::UsernameTaken)
+            }
+            Err(CreateUserError::Db(e)) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Err(anyhow::Error::new(e)
+                    .context("Failed to insert a user")
+                    .into())
+            }
+        }
+    }
+
+    /// A login attempt. A password longer than any can be fails at once,
+    /// uncounted. Otherwise a slot is taken before any hashing (refused
+    /// while the name, device or address has none left), the password is
+    /// checked, and the slot stays counted if it was wrong.
+    #[tracing::instrument(skip_all)]
+    pub async fn log_in(&self, attempt: LoginAttempt<'_>) -> Result<Authenticated, LoginError> {
+        if attempt.password.is_overlong() {
+            return Err(LoginError::InvalidCredentials);
+        }
+        let slots = match self
+            .throttle
+            .login_attempt(
+                &self.db,
+                attempt.username,
+                attempt.client_ip,
+                attempt.device.as_ref(),
+            )
+            .await?
+        {
+            Ok(slots) => slots,
+            Err(Throttled { retry_after }) => return Err(LoginError::Throttled { retry_after }),
+        };
+        match self.authenticate(attempt.username, attempt.password).await {
+            Ok(Some(who)) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Ok(who)
+            }
+            Ok(None) => {
+                slots.keep();
+                Err(LoginError::InvalidCredentials)
+            }
+            Err(e) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Err(match e {
+                    HashError::Busy => LoginError::Busy,
+                    HashError::Failed(e) => e.into(),
+                })
+            }
+        }
+    }
+
+    /// Checks a username and password. Unknown names are verified against a
+    /// dummy hash, so that neither the answer nor its timing tells them apart.
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &PasswordInput,
+    ) -> Result<Option<Authenticated>, HashError> {
+        // Names are stored lowercase; a name that could never be valid still
+        // goes through a (dummy) verification.
+        let lookup = Username::parse(username).ok();
+        let credentials = match &lookup {
+            Some(name) => db::users::find_credentials(&self.db, name.as_str())
+                .await
+                .context("Failed to look up a user")?,
+            None => None,
+        };
+        let (who, phc) = match credentials {
+            Some(c) => (
+                Some(Authenticated {
+                    user: c.user,
+                    epoch: c.epoch,
+                }),
+                Some(c.password_hash),
+            ),
+            None => (None, None),
+        };
+        let verified = self.hasher.verify(password, phc).await?;
+        Ok(who.filter(|_| verified))
+    }
+
+    /// Checks the current password, then stores the new one's hash and
+    /// returns the account's new credential epoch: every session made
+    /// before it stops being valid (the caller renews its own). A wrong
+    /// current password counts like a failed login for this name: a stolen
+    /// session must not become a way to guess the password.
+    #[tracing::instrument(skip_all, fields(user = %user.username))]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        change: PasswordChange<'_>,
+    ) -> Result<CredentialEpoch, PasswordChangeError> {
+        let mut errors = PasswordChangeErrors::default();
+        let new = self
+            .rules
+            .check_change(change.new.clone(), change.current, &user.username)
+            .map_err(|e| errors.new = Some(e))
+            .ok();
+        if let Some(confirm) = change.new_confirm
+            && new.is_some()
+            && confirm.expose() != change.new.expose()
+        {
+            errors.new_confirm = Some(PASSWORDS_DIFFER.to_owned());
+        }
+        if change.current.is_overlong() {
+            errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
+        } else {
+            let slots = match self
+                .throttle
+                .password_check(&self.db, &user.username)
+                .await?
+            {
+                Ok(slots) => slots,
+                Err(Throttled { retry_after }) => {
+                    return Err(PasswordChangeError::Throttled { retry_after });
+                }
+            };
+            let stored = db::users::password_hash(&self.db, user.id)
+                .await
+                .context("Failed to load a password hash");
+            let verified = match stored {
+                Ok(stored) => self.hasher.verify(change.current, stored).await,
+                Err(e) => Err(e.into()),
+            };
+            match verified {
+                Ok(true) => self.throttle.give_back(&self.db, slots).await?,
+                Ok(false) => {
+                    slots.keep();
+                    errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
+                }
+                Err(e) => {
+                    self.throttle.give_back(&self.db, slots).await?;
+                    return Err(match e {
+                        HashError::Busy => PasswordChangeError::Busy,
+                        HashError::Failed(e) => e.into(),
+                    });
+                }
+            }
+        }
+        let (Some(new), true) = (new, errors.is_empty()) else {
+            return Err(PasswordChangeError::Invalid(errors));
+        };
+        let hash = self.hasher.hash(&new).await.map_err(|e| match e {
+            HashError::Busy => PasswordChangeError::Busy,
+            HashError::Failed(e) => e.into(),
+        })?;
+        db::users::set_password_hash(&self.db, user.id, hash)
+            .await
+            .context("Failed to store a password hash")?
+            .ok_or_else(|| PasswordChangeError::Unexpected(anyhow::anyhow!("the account is gone")))
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{ArgAction, Args, Parser, Subcommand, builder::BoolishValueParser};
 
-use crate::{domain::SessionPolicy, server::ConnectionLimits};
+use crate::{
+    domain::{PasswordRules, SessionPolicy, rate_limit::LimitSetting},
+    server::ConnectionLimits,
+    throttle::Limits,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "tangerine", version, about = "A self-hosted posting board")]
@@ -76,10 +80,50 @@ pub struct Settings {
     #[arg(long, env = "TANGERINE_MAX_SESSIONS_PER_USER", default_value = "50", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_sessions_per_user: u32,
 
-    /// Failed logins (per username, and per client address) allowed within
-    /// the login window; further attempts get 429 until the window passes.
-    #[arg(long, env = "TANGERINE_LOGIN_MAX_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    /// Failed logins allowed per username (and per device that has logged
+    /// in to the account before) within the login window; further attempts
+    /// get 429 until the window passes. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_LOGIN_MAX_FAILURES",
+        default_value = "5",
+        global = true
+    )]
     pub login_max_failures: u32,
+
+    /// Failed logins allowed per client address (IPv6: per /64) within the
+    /// login window. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value = "50",
+        global = true
+    )]
+    pub login_max_failures_per_address: u32,
+
+    /// Passwords waiting to be hashed at most; beyond, logins and sign-ups
+    /// get 503 with Retry-After. 0 turns the bound off.
+    #[arg(
+        long,
+        env = "TANGERINE_MAX_PENDING_LOGINS",
+        default_value = "64",
+        global = true
+    )]
+    pub max_pending_logins: u32,
+
+    /// The shortest password accepted for a new account or a new password.
+    #[arg(long, env = "TANGERINE_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub password_min_length: u16,
+
+    /// Accounts created per client address, as COUNT/DURATION (`10/1h`);
+    /// 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_SIGNUP_LIMIT",
+        default_value = "10/1h",
+        global = true
+    )]
+    pub signup_limit: LimitSetting,
 
     /// The window in which failed logins are counted.
     #[arg(long, env = "TANGERINE_LOGIN_WINDOW", default_value = "15m", value_parser = positive_duration, global = true)]
@@ -131,6 +175,31 @@ impl Settings {
             idle_short: self.session_idle_short,
             max_age: self.session_max_age,
             refresh: self.session_refresh,
+        }
+    }
+
+    /// The limits on logins and sign-ups.
+    pub fn limits(&self) -> Limits {
+        let per_window = |count: u32| {
+            if count == 0 {
+                LimitSetting::Off
+            } else {
+                LimitSetting::On(crate::domain::rate_limit::RateLimit {
+                    count,
+                    window: self.login_window,
+                })
+            }
+        };
+        Limits {
+            login_failures: per_window(self.login_max_failures),
+            login_failures_per_address: per_window(self.login_max_failures_per_address),
+            signups: self.signup_limit,
+        }
+    }
+
+    pub fn password_rules(&self) -> PasswordRules {
+        PasswordRules {
+            min_chars: usize::from(self.password_min_length),
         }
     }
 
@@ -241,6 +310,10 @@ mod tests {
         assert_eq!(s.session_idle_short, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_sessions_per_user, 50);
         assert_eq!(s.login_max_failures, 5);
+        assert_eq!(s.login_max_failures_per_address, 50);
+        assert_eq!(s.max_pending_logins, 64);
+        assert_eq!(s.password_min_length, 8);
+        assert_eq!(s.signup_limit.to_string(), "10/1h");
         assert_eq!(s.login_window, Duration::from_secs(15 * 60));
         assert!(!s.trust_proxy);
         assert_eq!(s.max_connections, 768);

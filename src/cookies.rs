@@ -40,6 +40,15 @@ impl CookiePolicy {
         to_header(&cookie)
     }
 
+    /// A `Set-Cookie` value with `max_age` even when cookies end with the
+    /// browser: for a cookie that is not a session's (the device cookie).
+    pub fn set_lasting(&self, name: &str, value: &str, max_age: Duration) -> HeaderValue {
+        let mut cookie = self.base(name, value);
+        let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        cookie.set_max_age(cookie::time::Duration::seconds(secs));
+        to_header(&cookie)
+    }
+
     /// A `Set-Cookie` value that makes the browser forget the cookie.
     pub fn remove(&self, name: &str) -> HeaderValue {
         let mut cookie = self.base(name, "");
@@ -62,16 +71,30 @@ fn to_header(cookie: &Cookie<'_>) -> HeaderValue {
     HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The value of cookie `name` in the request, if the browser sent one.
-pub fn find<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
-    req.headers()
+/// The request carried the same cookie twice: one of them was planted (a
+/// sibling subdomain or a network attacker can add a cookie of the same
+/// name but another path or domain), and nothing tells which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request carries two cookies of one name")]
+pub struct DuplicateCookie;
+
+/// The value of cookie `name` in the request, if the browser sent exactly
+/// one; [`DuplicateCookie`] if it sent more.
+pub fn find_unique<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, DuplicateCookie> {
+    let mut values = req
+        .headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'));
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(DuplicateCookie),
+        None => Ok(first),
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +133,23 @@ mod tests {
     fn browser_close_mode_drops_max_age() {
         let v = policy(false, true).set("x", "y", Some(Duration::from_secs(60)));
         assert!(!v.to_str().unwrap().contains("Max-Age"));
+    }
+
+    #[test]
+    fn a_cookie_sent_twice_is_trusted_neither_time() {
+        let req = Request::builder()
+            .header(header::COOKIE, "a=1; b=2")
+            .header(header::COOKIE, "a=3")
+            .finish();
+        assert_eq!(find_unique(&req, "a"), Err(DuplicateCookie));
+        assert_eq!(find_unique(&req, "b"), Ok(Some("2")));
+        assert_eq!(find_unique(&req, "c"), Ok(None));
+    }
+
+    #[test]
+    fn lasting_cookies_keep_their_max_age_at_browser_close() {
+        let v = policy(false, true).set_lasting("x", "y", Duration::from_secs(60));
+        assert!(v.to_str().unwrap().contains("Max-Age=60"));
     }
 
     #[test]

@@ -1,12 +1,17 @@
-//! CSRF protection as a signed double-submit cookie.
+//! CSRF protection as a signed double-submit cookie, bound to the login.
 //!
-//! The browser holds a random token in an `HttpOnly` cookie, signed with
+//! The browser holds a random value in an `HttpOnly` cookie, signed with
 //! HMAC-SHA256 under a key shared by all instances (kept in the database).
-//! Forms echo the token in a hidden `csrf_token` field and htmx sends it in
-//! the `X-CSRF-Token` header; a state change is accepted only when the echo
-//! matches the cookie. The token belongs to the browser, not to the session
-//! row: visitors who are not logged in need no row to submit the login form,
-//! and a session ending leaves the token valid.
+//! The token that forms echo (a hidden `csrf_token` field) and htmx sends
+//! (the `X-CSRF-Token` header) is not that value but a MAC over it *and the
+//! session it was issued to* (the hash of the session's secret; "anonymous"
+//! for a browser that is not logged in). So the token changes whenever a
+//! session starts or ends — login, sign-up, logout, a password change that
+//! renews the secret — and a cookie-and-token pair an attacker obtained for
+//! their own browser or session is worthless beside anyone else's session
+//! cookie: making a valid token needs the server's key and the victim's
+//! session secret. Visitors still need no session row to submit the login
+//! form. A request carrying two CSRF cookies (one planted) fails the check.
 //!
 //! poem's own `Csrf` middleware was the starting point; it is not used because
 //! it needs a key configured per instance (it defaults to zeros) and encrypts
@@ -23,7 +28,10 @@ use poem::{
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::cookies::{self, CookiePolicy};
+use crate::{
+    cookies::{self, CookiePolicy},
+    session::Session,
+};
 
 pub const COOKIE: &str = "tangerine_csrf";
 pub const HEADER: &str = "X-CSRF-Token";
@@ -47,6 +55,22 @@ impl CsrfKey {
         mac.update(b"tangerine-csrf:");
         mac.update(token.as_bytes());
         mac
+    }
+
+    /// The token a form carries: the browser's value bound to a session
+    /// (by its secret's hash), or to no session.
+    fn form_token(&self, browser: &str, session: Option<&[u8]>) -> String {
+        let mut mac = self.0.clone();
+        mac.update(b"tangerine-csrf-form:");
+        mac.update(browser.as_bytes());
+        match session {
+            Some(hash) => {
+                mac.update(b":session:");
+                mac.update(hash);
+            }
+            None => mac.update(b":anonymous"),
+        }
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     fn cookie_value(&self, token: &str) -> String {
@@ -74,38 +98,59 @@ impl std::fmt::Debug for CsrfKey {
 pub struct Csrf(Arc<CsrfState>);
 
 struct CsrfState {
-    /// The token from a cookie whose signature held.
+    key: CsrfKey,
+    /// The browser's value, from its one cookie whose signature held.
     existing: Option<String>,
-    /// A token made during this request, to be set as a cookie on the way out.
+    /// A value made during this request, to be set as a cookie on the way out.
     minted: OnceLock<String>,
+    /// The session the token is bound to, as it stands when the token is
+    /// asked for (a login during the request binds later tokens to the new
+    /// session). None where there is no session layer (tests of this module).
+    session: Option<Session>,
 }
 
 impl Csrf {
-    /// The token to put in a form or header, made (and later set as a cookie)
-    /// only when a page actually needs one.
-    pub fn token(&self) -> String {
+    fn browser_value(&self) -> &str {
         if let Some(t) = &self.0.existing {
-            return t.clone();
+            return t;
         }
-        self.0
-            .minted
-            .get_or_init(|| {
-                let mut bytes = [0u8; TOKEN_LEN];
-                // Without the OS's randomness there is no safe token to make;
-                // an empty one never verifies.
-                match getrandom::fill(&mut bytes) {
-                    Ok(()) => URL_SAFE_NO_PAD.encode(bytes),
-                    Err(_) => String::new(),
-                }
-            })
-            .clone()
+        self.0.minted.get_or_init(|| {
+            let mut bytes = [0u8; TOKEN_LEN];
+            // Without the OS's randomness there is no safe value to make;
+            // an empty one is never set, and its tokens never verify.
+            match getrandom::fill(&mut bytes) {
+                Ok(()) => URL_SAFE_NO_PAD.encode(bytes),
+                Err(_) => String::new(),
+            }
+        })
     }
 
-    /// Whether `submitted` is this browser's token.
+    fn session_binding(&self) -> Option<Vec<u8>> {
+        self.0.session.as_ref().and_then(Session::csrf_binding)
+    }
+
+    /// The token to put in a form or header, for the session as it stands.
+    /// The browser's cookie is made (and set on the way out) only when a
+    /// page actually needs a token.
+    pub fn token(&self) -> String {
+        let browser = self.browser_value().to_owned();
+        if browser.is_empty() {
+            return String::new();
+        }
+        self.0
+            .key
+            .form_token(&browser, self.session_binding().as_deref())
+    }
+
+    /// Whether `submitted` is the token of this browser and this session.
     pub fn verify(&self, submitted: &str) -> bool {
         match &self.0.existing {
-            Some(token) if !submitted.is_empty() => {
-                token.as_bytes().ct_eq(submitted.as_bytes()).into()
+            Some(browser) if !submitted.is_empty() => {
+                let expected = self
+                    .0
+                    .key
+                    .form_token(browser, self.session_binding().as_deref());
+                expected.as_bytes().ct_eq(submitted.as_bytes()).into()
             }
             _ => false,
         }
@@ -166,14 +211,20 @@ impl<E: Endpoint> Endpoint for CsrfEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Response> {
-        let existing = cookies::find(&req, &self.cookie_name).and_then(|v| self.key.open(v));
+        // Two cookies of the name: one was planted, and neither is trusted.
+        let existing = cookies::find_unique(&req, &self.cookie_name)
+            .ok()
+            .flatten()
+            .and_then(|v| self.key.open(v));
         let csrf = Csrf(Arc::new(CsrfState {
+            key: self.key.clone(),
             existing,
             minted: OnceLock::new(),
+            session: req.extensions().get::<Session>().cloned(),
         }));
         req.extensions_mut().insert(csrf.clone());
         let mut resp = self.inner.call(req).await?.into_response();
-        if let Some(token) = csrf.0.minted.get() {
+        if let Some(token) = csrf.0.minted.get().filter(|t| !t.is_empty()) {
             let value = self.cookies.set(
                 &self.cookie_name,
                 &self.key.cookie_value(token),
@@ -191,8 +242,10 @@ mod tests {
 
     fn csrf(key: &CsrfKey, cookie: Option<&str>) -> Csrf {
         Csrf(Arc::new(CsrfState {
+            key: key.clone(),
             existing: cookie.and_then(|c| key.open(c)),
             minted: OnceLock::new(),
+            session: None,
         }))
     }
 
@@ -203,7 +256,7 @@ mod tests {
         let token = first.token();
         assert_eq!(token.len(), 43);
         assert!(!first.verify(&token), "no cookie yet");
-        let cookie = key.cookie_value(&token);
+        let cookie = key.cookie_value(first.0.minted.get().unwrap());
         let next = csrf(&key, Some(&cookie));
         assert!(next.verify(&token));
         assert_eq!(next.token(), token, "the browser keeps its token");
@@ -212,13 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_bound_to_its_session() {
+        let key = CsrfKey::new(&[1; 32]).unwrap();
+        let browser = "browser-value";
+        let anonymous = key.form_token(browser, None);
+        let alice = key.form_token(browser, Some(&[7; 32]));
+        let renewed = key.form_token(browser, Some(&[8; 32]));
+        assert_ne!(anonymous, alice);
+        assert_ne!(alice, renewed);
+        assert_ne!(alice, key.form_token("another-browser", Some(&[7; 32])));
+        assert_eq!(alice, key.form_token(browser, Some(&[7; 32])));
+    }
+
+    #[test]
     fn a_cookie_signed_with_another_key_is_ignored() {
         let ours = CsrfKey::new(&[1; 32]).unwrap();
         let theirs = CsrfKey::new(&[2; 32]).unwrap();
         let forged = theirs.cookie_value("attacker-token");
         let c = csrf(&ours, Some(&forged));
-        assert!(!c.verify("attacker-token"));
-        assert_ne!(c.token(), "attacker-token");
+        assert!(!c.verify(&theirs.form_token("attacker-token", None)));
+        assert!(!c.verify(&ours.form_token("attacker-token", None)));
     }
 
     #[test]

@@ -8,17 +8,18 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
+    accounts::Accounts,
     api,
     config::Settings,
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db::{self, Reads},
-    domain::throttle::ThrottlePolicy,
+    devices::DeviceCookies,
     middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
     server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
-    throttle::LoginThrottle,
+    throttle::Throttle,
     web::{self, assets, cards::Cards, health, render::Templates},
 };
 
@@ -36,8 +37,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The reads of every page view (on SQLite, in the calling thread).
     pub reads: Reads,
-    pub hasher: PasswordHasher,
-    pub throttle: LoginThrottle,
+    /// Sign-up, login and password changes, with the hasher and the throttle.
+    pub accounts: Accounts,
     pub settings: Arc<Settings>,
 }
 
@@ -66,12 +67,18 @@ impl Application {
             .await
             .context("Failed to load the CSRF key")?;
         let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
+        getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
+        let device_key = db::signing_keys::get_or_create(&db, "device", candidate)
+            .await
+            .context("Failed to load the device-cookie key")?;
 
         let templates = Arc::new(Templates::load().context("Failed to load templates")?);
         let cookies = CookiePolicy {
             secure: settings.secure_cookies,
             expire_at_browser_close: settings.expire_at_browser_close,
         };
+        let devices = DeviceCookies::new(&device_key, cookies.clone())
+            .context("Failed to key the device-cookie MAC")?;
         let reads = Reads::new(db.clone(), &settings.database_url);
         let sessions = Arc::new(SessionManager::new(
             reads.clone(),
@@ -81,6 +88,7 @@ impl Application {
                 trust_proxy: settings.trust_proxy,
                 max_per_user: settings.max_sessions_per_user as usize,
             },
+            devices,
         ));
 
         let listener = TcpListener::bind(settings.addr)
@@ -106,13 +114,14 @@ impl Application {
             listener,
             addr,
             state: AppState {
-                db,
+                db: db.clone(),
                 reads,
-                hasher: PasswordHasher::per_cpu(),
-                throttle: LoginThrottle::new(ThrottlePolicy {
-                    max_failures: settings.login_max_failures,
-                    window: settings.login_window,
-                }),
+                accounts: Accounts::new(
+                    db.clone(),
+                    PasswordHasher::per_cpu(settings.max_pending_logins as usize),
+                    Throttle::new(settings.limits()),
+                    settings.password_rules(),
+                ),
                 settings: Arc::new(settings),
             },
             sessions,
@@ -130,12 +139,18 @@ impl Application {
         self.addr.port()
     }
 
+    /// The password hasher, for tests that hold hashes on purpose
+    /// ([`PasswordHasher::pause`]).
+    pub fn hasher(&self) -> PasswordHasher {
+        self.state.accounts.hasher().clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
             self.state.db.clone(),
-            self.state.throttle,
+            self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));
         let cookies = CookiePolicy {

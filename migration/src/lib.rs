@@ -13,6 +13,8 @@ mod m20261129_000003_create_signing_keys;
 mod m20261129_000004_create_posts;
 mod m20261129_000005_add_sessions_remember;
 mod m20261129_000006_create_login_failures;
+mod m20261203_000007_add_credential_epochs;
+mod m20261203_000008_create_rate_limits;
 
 pub struct Migrator;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_create_posts::Migration),
             Box::new(m20261129_000005_add_sessions_remember::Migration),
             Box::new(m20261129_000006_create_login_failures::Migration),
+            Box::new(m20261203_000007_add_credential_epochs::Migration),
+            Box::new(m20261203_000008_create_rate_limits::Migration),
         ]
     }
 }

@@ -16,7 +16,11 @@ use poem_openapi::{
     types::{ToJSON, Type},
 };
 
-use crate::middleware::{BodyTimedOut, BodyTooLarge, read_bounded_body};
+use crate::{
+    middleware::{BodyTimedOut, BodyTooLarge, read_bounded_body},
+    origin,
+    startup::AppState,
+};
 
 /// The body of every error answer.
 #[derive(Debug, Clone, Object)]
@@ -80,6 +84,39 @@ impl ApiError {
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    /// 503 with `Retry-After`: too many passwords are waiting to be checked.
+    pub fn busy() -> Self {
+        Self {
+            retry_after: Some(crate::accounts::BUSY_RETRY_AFTER.as_secs()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                crate::accounts::BUSY,
+            )
+        }
+    }
+
+    /// 422 for a new password that breaks a rule, with the rule's code.
+    pub fn password(rule: crate::domain::PasswordError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rule.code(),
+            rule.to_string(),
+        )
+    }
+
+    /// 429 with `Retry-After`: too many accounts from this address lately.
+    pub fn too_many_signups(retry_after: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after.as_secs()),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                crate::accounts::signup_throttled_message(retry_after),
+            )
+        }
     }
 
     /// 429 with `Retry-After`: too many failed logins lately.
@@ -173,13 +210,23 @@ fn describe(status: u16) -> &'static str {
     match status {
         400 => "Malformed: the JSON, a parameter or a cursor could not be read.",
         401 => "Not logged in: no live session.",
-        403 => "Refused: a missing or wrong `X-CSRF-Token`, or not yours to change.",
+        403 => {
+            "Refused: a missing or wrong `X-CSRF-Token`, a change requested by another site's page, or not yours to change."
+        }
         404 => "There is no such thing.",
         409 => "Conflict: the username is taken.",
         413 => "The request body is larger than 256 KiB.",
         415 => "The request body is not `application/json`.",
-        422 => "The JSON is well-formed but breaks a rule of the schema.",
-        429 => "Too many failed logins: wait for `Retry-After` seconds.",
+        422 => {
+            "The JSON is well-formed but breaks a rule of the schema (for a new password: \
+                `password_too_short`, `password_too_long`, `password_too_common`, \
+                `password_too_similar`, `password_all_digits` or `password_unchanged`)."
+        }
+        429 => {
+            "Too many attempts (failed logins, sign-ups from one address): wait for \
+                `Retry-After` seconds."
+        }
+        503 => "Too many passwords are being checked right now: wait for `Retry-After` seconds.",
         _ => "Error.",
     }
 }
@@ -221,8 +268,10 @@ macro_rules! error_set {
 pub(crate) use error_set;
 
 /// Turns every error under `/api` into the JSON shape, never an HTML page.
-/// It also bounds the body (413), and keeps a copy of it to tell malformed
-/// JSON (400) from JSON that breaks a rule of the schema (422).
+/// Before anything else it refuses state changes that another site's page
+/// made (403, see `origin`); it also bounds the body (413), and keeps a copy
+/// of it to tell malformed JSON (400) from JSON that breaks a rule of the
+/// schema (422).
 pub struct ApiErrors;
 
 impl<E: Endpoint> Middleware<E> for ApiErrors {
@@ -239,6 +288,14 @@ impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Response> {
+        if !req.method().is_safe() {
+            let settings = req.data::<AppState>().map(|s| &s.settings);
+            let cross_site = settings
+                .is_none_or(|s| origin::is_cross_site(&req, s.trust_proxy, s.secure_cookies));
+            if cross_site {
+                return Ok(ApiError::forbidden("csrf_failed", origin::REFUSED).as_response());
+            }
+        }
         let body = match read_bounded_body(&mut req).await {
             Ok(body) => body,
             Err(err) => return Ok(to_api_error(err, &[]).as_response()),

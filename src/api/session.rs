@@ -10,7 +10,7 @@ use super::{
     objects::{Omittable, Text, UserObject},
 };
 use crate::{
-    accounts::{self, LoginError, PasswordChange, PasswordChangeError},
+    accounts::{self, LoginAttempt, LoginError, PasswordChange, PasswordChangeError},
     client,
     csrf::Csrf,
     domain::PasswordInput,
@@ -27,7 +27,9 @@ pub struct LoginRequest {
     /// Case does not matter.
     #[oai(validator(min_length = 1, max_length = 32))]
     pub username: Text,
-    #[oai(validator(min_length = 1, max_length = 256))]
+    /// A password longer than any can be (256 characters) is a failed
+    /// login like any other wrong one (401), checked without hashing.
+    #[oai(validator(min_length = 1))]
     pub password: Text,
     /// Keep the session for the long idle time, with a lasting cookie
     /// (true), or end it after the short idle time and with the browser.
@@ -55,16 +57,17 @@ pub struct CsrfTokenObject {
 /// A password change.
 #[derive(Object)]
 pub struct PasswordChangeRequest {
-    #[oai(validator(min_length = 1, max_length = 256))]
+    #[oai(validator(min_length = 1))]
     pub current_password: Text,
-    /// 8–256 characters, taken whole.
-    #[oai(validator(min_length = 8, max_length = 256))]
+    /// At least `--password-min-length` (8) and at most 256 characters,
+    /// taken whole; not a common password, not like the username, not all
+    /// digits, and not the current one. A refusal names its rule in `error`.
     pub new_password: Text,
 }
 
 error_set! {
-    PasswordErrors = [400, 401, 403, 413, 415, 422, 429];
-    LoginErrors = [400, 401, 413, 415, 422, 429];
+    PasswordErrors = [400, 401, 403, 413, 415, 422, 429, 503];
+    LoginErrors = [400, 401, 403, 413, 415, 422, 429, 503];
     LogoutErrors = [401, 403];
     MeErrors = [401];
 }
@@ -72,7 +75,10 @@ error_set! {
 #[derive(ApiResponse)]
 pub enum LoginResponse {
     /// Logged in. A fresh session starts, and its cookie is set exactly as the
-    /// login page sets it; any session this client had is ended.
+    /// login page sets it; any session this client had is ended. The device
+    /// cookie (`tangerine_device`) is set too: later logins from this client
+    /// count their failures against it alone, so someone guessing the
+    /// password elsewhere cannot lock it out.
     #[oai(status = 200)]
     Ok(Json<UserObject>),
 }
@@ -80,7 +86,7 @@ pub enum LoginResponse {
 #[derive(ApiResponse)]
 pub enum LogoutResponse {
     /// Logged out: the session row is deleted (the pages are logged out too)
-    /// and the cookie cleared.
+    /// and the session cookie expired. The device cookie stays.
     #[oai(status = 204)]
     LoggedOut(#[oai(header = "Clear-Site-Data")] String),
 }
@@ -123,24 +129,23 @@ impl SessionApi {
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
         let state = state.0;
         let password = PasswordInput::new(body.0.password.0);
-        let client_ip = client::ip(req, state.settings.trust_proxy);
-        let attempt = accounts::log_in(
-            &state.db,
-            &state.hasher,
-            &state.throttle,
-            body.0.username.as_str(),
-            &password,
-            client_ip,
-        )
-        .await;
+        let attempt = state
+            .accounts
+            .log_in(LoginAttempt {
+                username: body.0.username.as_str(),
+                password: &password,
+                client_ip: client::ip(req, state.settings.trust_proxy),
+                device: session.known_device(body.0.username.as_str()),
+            })
+            .await;
         match attempt {
-            Ok(user) => {
+            Ok(who) => {
                 let remember = body.0.remember.0.unwrap_or(true);
                 session
-                    .login(&user, remember)
+                    .login(&who, remember)
                     .await
                     .map_err(ApiError::from)?;
-                Ok(LoginResponse::Ok(Json(user.into())))
+                Ok(LoginResponse::Ok(Json(who.user.into())))
             }
             Err(LoginError::InvalidCredentials) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -151,6 +156,7 @@ impl SessionApi {
             Err(LoginError::Throttled { retry_after }) => {
                 Err(ApiError::too_many_failures(retry_after).into())
             }
+            Err(LoginError::Busy) => Err(ApiError::busy().into()),
             Err(LoginError::Unexpected(e)) => Err(e.into()),
         }
     }
@@ -166,7 +172,9 @@ impl SessionApi {
         session: Session,
     ) -> Result<LogoutResponse, Errors<LogoutErrors>> {
         session.logout().await.map_err(ApiError::from)?;
-        Ok(LogoutResponse::LoggedOut("\"cookies\", \"storage\"".into()))
+        Ok(LogoutResponse::LoggedOut(
+            crate::web::accounts::CLEAR_ON_LOGOUT.into(),
+        ))
     }
 
     /// Get the CSRF token
@@ -182,7 +190,9 @@ impl SessionApi {
 
     /// Change your password
     ///
-    /// Needs the current password. A wrong one (422) counts as a failed login.
+    /// Needs the current password. A wrong one (422) counts as a failed login
+    /// for your username. A new password that breaks a rule answers 422 with
+    /// the rule's code in `error`.
     #[oai(
         path = "/me/password",
         method = "put",
@@ -193,7 +203,6 @@ impl SessionApi {
         auth: SessionAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
-        req: &Request,
         session: Session,
         body: Json<PasswordChangeRequest>,
     ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
@@ -205,33 +214,23 @@ impl SessionApi {
             new: &new,
             new_confirm: None,
         };
-        let client_ip = client::ip(req, state.settings.trust_proxy);
-        match accounts::change_password(
-            &state.db,
-            &state.hasher,
-            &state.throttle,
-            &auth.0,
-            change,
-            client_ip,
-        )
-        .await
-        {
-            Ok(()) => {
+        match state.accounts.change_password(&auth.0, change).await {
+            Ok(epoch) => {
+                session.renew_secret(epoch).await.map_err(ApiError::from)?;
                 session.end_others().await.map_err(ApiError::from)?;
-                session.renew_secret().await.map_err(ApiError::from)?;
                 Ok(PasswordResponse::Changed)
             }
-            Err(PasswordChangeError::Invalid(errors)) => {
-                let message = [errors.current, errors.new, errors.new_confirm]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Err(ApiError::unprocessable(message).into())
+            // The wrong current password first: it is what the caller must fix.
+            Err(PasswordChangeError::Invalid(errors)) => Err(match (errors.current, errors.new) {
+                (Some(current), _) => ApiError::unprocessable(current),
+                (None, Some(rule)) => ApiError::password(rule),
+                (None, None) => ApiError::unprocessable(errors.new_confirm.unwrap_or_default()),
             }
+            .into()),
             Err(PasswordChangeError::Throttled { retry_after }) => {
                 Err(ApiError::too_many_failures(retry_after).into())
             }
+            Err(PasswordChangeError::Busy) => Err(ApiError::busy().into()),
             Err(PasswordChangeError::Unexpected(e)) => Err(e.into()),
         }
     }

@@ -1,6 +1,6 @@
 //! Accounts: signing up, and people with their posts.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Path, Query},
@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     accounts::{self, SignupError, SignupInput},
-    db,
+    client, db,
     domain::{PasswordInput, Username, username},
     posts,
     startup::AppState,
@@ -31,8 +31,9 @@ pub struct SignupRequest {
     /// 3–32 letters, digits or `_`; stored lowercase.
     #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_]{3,32}$"))]
     pub username: Text,
-    /// 8–256 characters, taken whole.
-    #[oai(validator(min_length = 8, max_length = 256))]
+    /// At least `--password-min-length` (8) and at most 256 characters,
+    /// taken whole; not a common password, not like the username, not all
+    /// digits. A refusal names its rule in `error`.
     pub password: Text,
 }
 
@@ -46,7 +47,7 @@ impl Example for SignupRequest {
 }
 
 error_set! {
-    SignupErrors = [400, 409, 413, 415, 422];
+    SignupErrors = [400, 403, 409, 413, 415, 422, 429, 503];
     UserErrors = [404];
     UserPostsErrors = [400, 404];
 }
@@ -80,35 +81,44 @@ fn default_limit() -> u64 {
 impl UsersApi {
     /// Sign up
     ///
-    /// Creates an account. Names are unique whatever their case.
+    /// Creates an account. Names are unique whatever their case. At most
+    /// `--signup-limit` (10 an hour) accounts are made from one client
+    /// address, the pages' sign-ups included; beyond, 429 with `Retry-After`.
     #[oai(path = "/users", method = "post", operation_id = "sign_up")]
     async fn sign_up(
         &self,
         state: Data<&AppState>,
+        req: &Request,
         body: Json<SignupRequest>,
     ) -> Result<SignupResponse, Errors<SignupErrors>> {
+        let state = state.0;
         let password = PasswordInput::new(body.0.password.0);
         let input = SignupInput {
             username: body.0.username.as_str(),
             password: &password,
             password_confirm: None,
         };
-        match accounts::sign_up(&state.0.db, &state.0.hasher, input).await {
-            Ok(user) => {
-                let location = format!("/api/users/{}", user.username);
-                Ok(SignupResponse::Created(Json(user.into()), location))
+        let client_ip = client::ip(req, state.settings.trust_proxy);
+        match state.accounts.sign_up(input, client_ip).await {
+            Ok(who) => {
+                let location = format!("/api/users/{}", who.user.username);
+                Ok(SignupResponse::Created(Json(who.user.into()), location))
             }
             Err(SignupError::UsernameTaken) => {
                 Err(ApiError::conflict("username_taken", accounts::USERNAME_TAKEN).into())
             }
-            Err(SignupError::Invalid(errors)) => {
-                let message = [errors.username, errors.password, errors.password_confirm]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Err(ApiError::unprocessable(message).into())
+            Err(SignupError::Invalid(errors)) => Err(match (errors.username, errors.password) {
+                (Some(username), _) => ApiError::unprocessable(username),
+                (None, Some(rule)) => ApiError::password(rule),
+                (None, None) => {
+                    ApiError::unprocessable(errors.password_confirm.unwrap_or_default())
+                }
             }
+            .into()),
+            Err(SignupError::Throttled { retry_after }) => {
+                Err(ApiError::too_many_signups(retry_after).into())
+            }
+            Err(SignupError::Busy) => Err(ApiError::busy().into()),
             Err(SignupError::Unexpected(e)) => Err(e.into()),
         }
     }

@@ -286,6 +286,7 @@ mod tests {
                     },
                     remember: false,
                     client: &ClientInfo::default(),
+                    credential_epoch: crate::domain::CredentialEpoch::FIRST,
                 },
             )
             .await

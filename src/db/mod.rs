@@ -5,8 +5,8 @@
 
 mod gathered;
 mod inline;
-pub mod login_failures;
 pub mod posts;
+pub mod rate_limits;
 pub mod reads;
 pub mod sessions;
 mod shapes;

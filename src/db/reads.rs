@@ -298,6 +298,7 @@ mod tests {
                     deadlines,
                     remember: user_id.is_some(),
                     client: &client,
+                    credential_epoch: crate::domain::CredentialEpoch::FIRST,
                 },
             )
             .await
@@ -356,6 +357,7 @@ mod tests {
                 },
                 remember: false,
                 client: &ClientInfo::default(),
+                credential_epoch: crate::domain::CredentialEpoch::FIRST,
             },
         )
         .await

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::{
-        User,
+        CredentialEpoch, User,
         session::{ClientInfo, Deadlines},
     },
     entities::{sessions, users},
@@ -37,6 +37,9 @@ pub struct StoredSession {
     pub deadlines: Deadlines,
     /// Started with "Remember me".
     pub remember: bool,
+    /// The account's credentials changed after the session was made (its
+    /// credential epoch is behind the account's): it is no longer valid.
+    pub credentials_changed: bool,
 }
 
 /// A session lookup's answer: the session with its user, and (where known)
@@ -54,6 +57,8 @@ struct SessionRow {
     expires_at: DateTime<Utc>,
     absolute_expires_at: DateTime<Utc>,
     remember: bool,
+    session_epoch: i64,
+    user_epoch: Option<i64>,
 }
 
 impl From<SessionRow> for StoredSession {
@@ -76,6 +81,7 @@ impl From<SessionRow> for StoredSession {
                 absolute_expires_at: row.absolute_expires_at,
             },
             remember: row.remember,
+            credentials_changed: row.user_epoch.is_some_and(|e| e != row.session_epoch),
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct NewSession<'a> {
     pub deadlines: Deadlines,
     pub remember: bool,
     pub client: &'a ClientInfo,
+    /// The credential epoch the person's password was checked at.
+    pub credential_epoch: CredentialEpoch,
 }
 
 pub async fn create(
@@ -108,6 +116,7 @@ pub async fn create(
         user_agent: Set(new.client.user_agent.clone()),
         ip: Set(new.client.ip.clone()),
         remember: Set(new.remember),
+        credential_epoch: Set(new.credential_epoch.0),
     };
     sessions::Entity::insert(row)
         .exec_without_returning(db)
@@ -120,6 +129,7 @@ pub async fn create(
         last_seen_at: new.now,
         deadlines: new.deadlines,
         remember: new.remember,
+        credentials_changed: false,
     })
 }
 
@@ -137,6 +147,8 @@ fn select_stored() -> sea_orm::Select<sessions::Entity> {
             sessions::Column::Remember,
         ])
         .column_as(users::Column::Username, "username")
+        .column_as(sessions::Column::CredentialEpoch, "session_epoch")
+        .column_as(users::Column::CredentialEpoch, "user_epoch")
         .join(JoinType::LeftJoin, sessions::Relation::User.def())
 }
 
@@ -237,6 +249,8 @@ pub fn find_by_secret_hash_inline(
             absolute_expires_at: inline::time(row, 6)?,
             remember: row.get(7)?,
             username: row.get(8)?,
+            session_epoch: row.get(9)?,
+            user_epoch: row.get(10)?,
         })
     })?;
     Ok((
@@ -341,14 +355,17 @@ pub async fn delete_expired_batch(
     Ok(result.rows_affected)
 }
 
-/// Gives a session a new secret (its cookie changes; its id and data stay).
+/// Gives a session a new secret (its cookie changes; its id and data stay),
+/// made under the account's credential epoch `epoch`.
 pub async fn set_secret_hash(
     db: &impl ConnectionTrait,
     id: Uuid,
     secret_hash: Vec<u8>,
+    epoch: CredentialEpoch,
 ) -> Result<bool, DbErr> {
     let result = sessions::Entity::update_many()
         .col_expr(sessions::Column::SecretHash, Expr::value(secret_hash))
+        .col_expr(sessions::Column::CredentialEpoch, Expr::value(epoch.0))
         .filter(sessions::Column::Id.eq(id))
         .exec(db)
         .await?;

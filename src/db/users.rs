@@ -1,12 +1,14 @@
 //! Queries and changes on `users`.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{User, Username, session::now},
+    domain::{CredentialEpoch, User, Username, session::now},
     entities::users,
 };
 
@@ -30,6 +32,7 @@ pub async fn create(
         username: Set(username.as_str().to_owned()),
         password_hash: Set(password_hash),
         created_at: Set(now()),
+        credential_epoch: Set(CredentialEpoch::FIRST.0),
     };
     match users::Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(User {
@@ -66,10 +69,11 @@ pub async fn find_by_username(
     Ok(row.map(|(id, username)| User { id, username }))
 }
 
-/// A user and their password hash, for checking a login.
+/// A user, their password hash and its credential epoch, for checking a login.
 pub struct Credentials {
     pub user: User,
     pub password_hash: String,
+    pub epoch: CredentialEpoch,
 }
 
 pub async fn find_credentials(
@@ -86,6 +90,7 @@ pub async fn find_credentials(
             username: u.username,
         },
         password_hash: u.password_hash,
+        epoch: CredentialEpoch(u.credential_epoch),
     }))
 }
 
@@ -99,18 +104,22 @@ pub async fn password_hash(db: &impl ConnectionTrait, id: Uuid) -> Result<Option
         .await
 }
 
+/// Stores a new password hash and moves the credential epoch on, so that
+/// every session made under the old password stops being valid. Returns
+/// the new epoch (None if there is no such user).
 pub async fn set_password_hash(
     db: &impl ConnectionTrait,
     id: Uuid,
     hash: String,
-) -> Result<bool, DbErr> {
-    let result = users::Entity::update_many()
+) -> Result<Option<CredentialEpoch>, DbErr> {
+    let row = users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash))
         .col_expr(
-            users::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(hash),
+            users::Column::CredentialEpoch,
+            Expr::col(users::Column::CredentialEpoch).add(1),
         )
         .filter(users::Column::Id.eq(id))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok(row.first().map(|u| CredentialEpoch(u.credential_epoch)))
 }

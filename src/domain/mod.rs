@@ -3,14 +3,14 @@
 
 pub mod password;
 pub mod post;
+pub mod rate_limit;
 pub mod session;
-pub mod throttle;
 pub mod user;
 pub mod user_agent;
 pub mod username;
 
-pub use password::{Password, PasswordError, PasswordInput};
+pub use password::{Password, PasswordError, PasswordInput, PasswordRules};
 pub use post::{Cursor, FeedPage, Post, PostBody, PostTitle, PostVersion, VersionPage};
 pub use session::{SessionPolicy, SessionSecret};
-pub use user::User;
+pub use user::{Authenticated, CredentialEpoch, User};
 pub use username::{Username, UsernameError};

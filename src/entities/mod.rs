@@ -3,8 +3,8 @@
 //! Written in SeaORM 2's compact format (`DeriveEntityModel` + `Relation`).
 //! A `Model` is never a form or a JSON body; `db/` turns rows into domain values.
 
-pub mod login_failures;
 pub mod posts;
+pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

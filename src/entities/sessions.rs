@@ -17,6 +17,7 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub remember: bool,
+    pub credential_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ pub struct Model {
     pub username: String,
     pub password_hash: String,
     pub created_at: DateTimeUtc,
+    pub credential_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,8 +18,9 @@ use crate::{
         Reads,
         sessions::{self, NewSession, StoredSession, Touch},
     },
+    devices::{Device, DeviceCookies},
     domain::{
-        SessionPolicy, SessionSecret, User,
+        CredentialEpoch, SessionPolicy, SessionSecret, User,
         session::{ClientInfo, now},
     },
 };
@@ -47,6 +48,8 @@ pub struct SessionConfig {
 
 /// Loads, starts, refreshes and ends sessions.
 pub struct SessionManager {
+    /// Device cookies: read with the session, given out at login.
+    devices: DeviceCookies,
     /// The pool (for writes) and the per-request reads.
     reads: Reads,
     policy: SessionPolicy,
@@ -62,9 +65,10 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(reads: Reads, config: SessionConfig) -> Self {
+    pub fn new(reads: Reads, config: SessionConfig, devices: DeviceCookies) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
+            devices,
             reads,
             policy: config.policy,
             cookies: config.cookies,
@@ -81,13 +85,23 @@ impl SessionManager {
         self.reads.pool()
     }
 
+    /// The device a device-cookie value names, if its signature holds.
+    pub(super) fn device(&self, cookie: &str) -> Option<Device> {
+        self.devices.open(cookie)
+    }
+
     /// The session cookie's name (with `__Host-` when cookies are secure).
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
     }
 
     async fn load(&self, req: &Request) -> Result<State, SessionError> {
-        let cookie = cookies::find(req, &self.cookie_name);
+        // Two session cookies: one was planted, and neither is trusted; the
+        // request is served as logged out (and the cookie cleared).
+        let (cookie_sent, cookie) = match cookies::find_unique(req, &self.cookie_name) {
+            Ok(cookie) => (cookie.is_some(), cookie),
+            Err(_) => (true, None),
+        };
         let presented = cookie.and_then(SessionSecret::parse);
         let (mut current, mut snapshot) = (None, None);
         if let Some(secret) = &presented
@@ -97,7 +111,12 @@ impl SessionManager {
                 .await
                 .map_err(storage("load a session"))?
         {
-            if stored.deadlines.is_live(now()) {
+            if stored.credentials_changed {
+                // Made under a password that has changed since: not valid.
+                // The row stays for the purge; deleting it here could race
+                // with the password change that is renewing this very
+                // session.
+            } else if stored.deadlines.is_live(now()) {
                 current = Some(stored);
                 snapshot = seen;
             } else {
@@ -108,11 +127,13 @@ impl SessionManager {
             }
         }
         Ok(State {
+            device_cookie: self.devices.raw(req),
+            logged_in_here: false,
             snapshot,
             view: current.as_ref().map(|s| s.data.clone()).unwrap_or_default(),
             presented: presented.filter(|_| current.is_some()),
             current,
-            cookie_sent: cookie.is_some(),
+            cookie_sent,
             ops: Vec::new(),
             outcome: Outcome::Continued,
             client: client::info(req, self.trust_proxy),
@@ -124,6 +145,7 @@ impl SessionManager {
     pub(super) async fn start(
         &self,
         user: &User,
+        epoch: CredentialEpoch,
         remember: bool,
         client: &ClientInfo,
     ) -> Result<(SessionSecret, StoredSession), SessionError> {
@@ -139,6 +161,7 @@ impl SessionManager {
                 deadlines: self.policy.start(now, remember),
                 remember,
                 client,
+                credential_epoch: epoch,
             },
         )
         .await
@@ -156,10 +179,14 @@ impl SessionManager {
         Ok((secret, stored))
     }
 
-    /// A new secret for an existing session.
-    pub(super) async fn renew(&self, id: Uuid) -> Result<Option<SessionSecret>, SessionError> {
+    /// A new secret for an existing session, under credential epoch `epoch`.
+    pub(super) async fn renew(
+        &self,
+        id: Uuid,
+        epoch: CredentialEpoch,
+    ) -> Result<Option<SessionSecret>, SessionError> {
         let secret = SessionSecret::generate()?;
-        let found = sessions::set_secret_hash(self.db(), id, secret.hash())
+        let found = sessions::set_secret_hash(self.db(), id, secret.hash(), epoch)
             .await
             .map_err(storage("renew a session's secret"))?;
         Ok(found.then_some(secret))
@@ -196,6 +223,18 @@ impl SessionManager {
     async fn finish(&self, state: State, resp: &mut Response) -> Result<(), SessionError> {
         let now = now();
         let logged_in = state.current.as_ref().is_some_and(|s| s.user.is_some());
+        if state.logged_in_here
+            && let Some(user) = state.current.as_ref().and_then(|s| s.user.as_ref())
+        {
+            // The same device id when this browser had logged in to this
+            // account before; a new one otherwise.
+            let previous = state
+                .device_cookie
+                .as_deref()
+                .and_then(|c| self.device(c))
+                .filter(|d| d.known_for(&user.username).is_some());
+            self.devices.issue(resp, previous.as_ref(), &user.username);
+        }
         match (state.outcome, state.current) {
             (Outcome::Started(secret), Some(current)) => {
                 // Measured from the start the deadlines were computed from;
@@ -380,6 +419,8 @@ impl State {
     /// What is left in a request's session once the layer has taken it back.
     fn finished() -> Self {
         State {
+            device_cookie: None,
+            logged_in_here: false,
             snapshot: None,
             current: None,
             presented: None,

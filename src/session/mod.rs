@@ -30,7 +30,8 @@ use crate::{
         Snapshot,
         sessions::{SessionData, StoredSession},
     },
-    domain::{SessionSecret, User, session::ClientInfo},
+    domain::{Authenticated, CredentialEpoch, SessionSecret, User, session::ClientInfo},
+    throttle::KnownDevice,
 };
 
 pub const COOKIE: &str = "tangerine_session";
@@ -95,6 +96,10 @@ enum Outcome {
 
 #[derive(Debug)]
 struct State {
+    /// The browser's device cookie as sent (checked only when a login needs it).
+    device_cookie: Option<String>,
+    /// A login happened during this request: the browser gets a device cookie.
+    logged_in_here: bool,
     /// The live session, if any: loaded with the request or started by it.
     current: Option<StoredSession>,
     /// The snapshot `current` was loaded at.
@@ -222,11 +227,29 @@ impl Session {
         values
     }
 
-    /// Starts a fresh session for `user`, with a new secret. Whatever session
-    /// the browser had is deleted first, so a cookie planted before login is
-    /// worth nothing after it. A session not remembered ends after the short
-    /// idle time, and its cookie with the browser.
-    pub async fn login(&self, user: &User, remember: bool) -> Result<(), SessionError> {
+    /// What binds this request's CSRF tokens to its session: the hash of the
+    /// secret of the live session (the one presented, or the one started or
+    /// renewed during this request), or None when nobody is logged in.
+    pub fn csrf_binding(&self) -> Option<Vec<u8>> {
+        let state = self.lock();
+        match &state.outcome {
+            Outcome::Started(secret) => Some(secret.hash()),
+            Outcome::Ended => None,
+            Outcome::Continued => state
+                .presented
+                .as_ref()
+                .filter(|_| state.current.is_some())
+                .map(SessionSecret::hash),
+        }
+    }
+
+    /// Starts a fresh session for the person just authenticated, with a new
+    /// secret, under the credential epoch their password was checked at.
+    /// Whatever session the browser had is deleted first, so a cookie
+    /// planted before login is worth nothing after it. A session not
+    /// remembered ends after the short idle time, and its cookie with the
+    /// browser.
+    pub async fn login(&self, who: &Authenticated, remember: bool) -> Result<(), SessionError> {
         let (previous, client) = {
             let mut state = self.lock();
             (state.current.take(), state.client.clone())
@@ -234,22 +257,35 @@ impl Session {
         if let Some(previous) = previous {
             self.manager.delete(previous.id).await?;
         }
-        let (secret, stored) = self.manager.start(user, remember, &client).await?;
+        let (secret, stored) = self
+            .manager
+            .start(&who.user, who.epoch, remember, &client)
+            .await?;
         let mut state = self.lock();
         state.view = stored.data.clone();
         state.ops.clear();
         state.current = Some(stored);
         state.outcome = Outcome::Started(secret);
+        state.logged_in_here = true;
         Ok(())
     }
 
-    /// Gives the live session a new secret, and so the browser a new cookie:
-    /// a copy of the old cookie stops working at once.
-    pub async fn renew_secret(&self) -> Result<(), SessionError> {
+    /// This browser, if its device cookie is valid and names the account
+    /// `username`.
+    pub fn known_device(&self, username: &str) -> Option<KnownDevice> {
+        let cookie = self.lock().device_cookie.clone()?;
+        self.manager.device(&cookie)?.known_for(username)
+    }
+
+    /// Gives the live session a new secret, and so the browser a new cookie
+    /// (a copy of the old cookie stops working at once), under the account's
+    /// new credential epoch `epoch`: after a password change, this session
+    /// is the one that stays valid.
+    pub async fn renew_secret(&self, epoch: CredentialEpoch) -> Result<(), SessionError> {
         let Some(id) = self.id() else {
             return Err(SessionError::NoSession);
         };
-        if let Some(secret) = self.manager.renew(id).await? {
+        if let Some(secret) = self.manager.renew(id, epoch).await? {
             self.lock().outcome = Outcome::Started(secret);
         }
         Ok(())
@@ -389,6 +425,14 @@ mod tests {
                 trust_proxy: false,
                 max_per_user: 5,
             },
+            crate::devices::DeviceCookies::new(
+                &[1; 32],
+                CookiePolicy {
+                    secure: false,
+                    expire_at_browser_close: false,
+                },
+            )
+            .unwrap(),
         );
         let stored = StoredSession {
             id: Uuid::new_v4(),
@@ -401,9 +445,12 @@ mod tests {
                 absolute_expires_at: now,
             },
             remember: true,
+            credentials_changed: false,
         };
         Session {
             state: Arc::new(Mutex::new(State {
+                device_cookie: None,
+                logged_in_here: false,
                 current: Some(stored),
                 snapshot: None,
                 presented: None,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::time::Instant;
 
-use crate::{db::sessions, domain::session::now, throttle::LoginThrottle};
+use crate::{db::sessions, domain::session::now, throttle::Throttle};
 
 const BATCH: u64 = 1000;
 /// The shortest breather between batches, for the writers waiting behind each one.
@@ -32,9 +32,9 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges expired sessions (and failed logins that no longer count) every
+/// Purges expired sessions (and throttle counts whose window has ended) every
 /// `every`, for as long as the server runs.
-pub async fn purge_periodically(db: DatabaseConnection, throttle: LoginThrottle, every: Duration) {
+pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, every: Duration) {
     // The first round comes one interval after start-up, not at it: a
     // restart should serve at once, not after a purge.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -47,7 +47,7 @@ pub async fn purge_periodically(db: DatabaseConnection, throttle: LoginThrottle,
             Err(e) => tracing::warn!(error = %e, "failed to purge expired sessions"),
         }
         if let Err(e) = throttle.purge(&db).await {
-            tracing::warn!(error = %e, "failed to purge old failed logins");
+            tracing::warn!(error = %e, "failed to purge ended throttle windows");
         }
     }
 }

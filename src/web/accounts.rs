@@ -9,12 +9,12 @@ use poem::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    error::{WebError, WebResult, with_retry_after},
+    error::{WebResult, with_retry_after},
     htmx::local_path,
     render::View,
 };
 use crate::{
-    accounts::{self, LoginError, SignupError, SignupErrors, SignupInput},
+    accounts::{self, LoginAttempt, LoginError, SignupError, SignupErrors, SignupInput},
     client,
     domain::PasswordInput,
     startup::AppState,
@@ -91,19 +91,18 @@ async fn login(
 ) -> WebResult {
     let next = safe_next(form.next);
     let remember = form.remember.as_deref().is_some_and(is_ticked);
-    let client_ip = client::ip(req, state.settings.trust_proxy);
-    let attempt = accounts::log_in(
-        &state.db,
-        &state.hasher,
-        &state.throttle,
-        &form.username,
-        &form.password,
-        client_ip,
-    )
-    .await;
+    let attempt = state
+        .accounts
+        .log_in(LoginAttempt {
+            username: &form.username,
+            password: &form.password,
+            client_ip: client::ip(req, state.settings.trust_proxy),
+            device: view.session().known_device(&form.username),
+        })
+        .await;
     let (status, error, retry_after) = match attempt {
-        Ok(user) => {
-            view.session().login(&user, remember).await?;
+        Ok(who) => {
+            view.session().login(&who, remember).await?;
             return Ok(view.redirect(next.as_deref().unwrap_or("/")));
         }
         Err(LoginError::InvalidCredentials) => (
@@ -115,6 +114,11 @@ async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             accounts::throttled_message(retry_after),
             Some(retry_after),
+        ),
+        Err(LoginError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            accounts::BUSY.to_owned(),
+            Some(accounts::BUSY_RETRY_AFTER),
         ),
         Err(LoginError::Unexpected(e)) => return Err(e.into()),
     };
@@ -140,7 +144,11 @@ fn is_ticked(value: &str) -> bool {
 struct SignupView {
     username: String,
     next: Option<String>,
+    /// A refusal of the whole form (too many sign-ups, a busy server).
+    error: Option<String>,
     errors: SignupErrorsView,
+    /// The shortest password accepted, for the field and its hint.
+    password_min: u16,
 }
 
 #[derive(Serialize, Default)]
@@ -154,14 +162,18 @@ impl From<SignupErrors> for SignupErrorsView {
     fn from(e: SignupErrors) -> Self {
         Self {
             username: e.username,
-            password: e.password,
+            password: e.password.map(|rule| rule.to_string()),
             password_confirm: e.password_confirm,
         }
     }
 }
 
 #[handler]
-async fn signup_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
+async fn signup_form(
+    view: View,
+    Data(state): Data<&AppState>,
+    Query(query): Query<NextQuery>,
+) -> WebResult {
     let next = safe_next(query.next);
     if view.user().is_some() {
         return Ok(view.redirect(next.as_deref().unwrap_or("/")));
@@ -171,6 +183,7 @@ async fn signup_form(view: View, Query(query): Query<NextQuery>) -> WebResult {
         SIGNUP_FORM,
         SignupView {
             next,
+            password_min: state.settings.password_min_length,
             ..Default::default()
         },
     )
@@ -190,6 +203,7 @@ struct SignupForm {
 #[handler]
 async fn signup(
     view: View,
+    req: &Request,
     Data(state): Data<&AppState>,
     Form(form): Form<SignupForm>,
 ) -> WebResult {
@@ -199,48 +213,70 @@ async fn signup(
         password: &form.password,
         password_confirm: Some(&form.password_confirm),
     };
-    let errors = match accounts::sign_up(&state.db, &state.hasher, input).await {
-        Ok(user) => {
+    let client_ip = client::ip(req, state.settings.trust_proxy);
+    let refused = |status, error: String, retry_after| {
+        (status, Some(error), SignupErrors::default(), retry_after)
+    };
+    let (status, error, errors, retry_after) = match state.accounts.sign_up(input, client_ip).await
+    {
+        Ok(who) => {
             // Signing up starts a remembered session.
-            view.session().login(&user, true).await?;
+            view.session().login(&who, true).await?;
             view.flash(format!(
                 "Your account is ready. Welcome to Tangerine, {}!",
-                user.username
+                who.user.username
             ))?;
             return Ok(view.redirect(next.as_deref().unwrap_or("/")));
         }
-        Err(SignupError::Invalid(errors)) => errors,
-        Err(SignupError::UsernameTaken) => SignupErrors {
-            username: Some(accounts::USERNAME_TAKEN.to_owned()),
-            ..Default::default()
-        },
+        Err(SignupError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, None),
+        Err(SignupError::UsernameTaken) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            SignupErrors {
+                username: Some(accounts::USERNAME_TAKEN.to_owned()),
+                ..Default::default()
+            },
+            None,
+        ),
+        Err(SignupError::Throttled { retry_after }) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            accounts::signup_throttled_message(retry_after),
+            Some(retry_after),
+        ),
+        Err(SignupError::Busy) => refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            accounts::BUSY.to_owned(),
+            Some(accounts::BUSY_RETRY_AFTER),
+        ),
         Err(SignupError::Unexpected(e)) => return Err(e.into()),
     };
     let again = SignupView {
         username: form.username.trim().to_owned(),
         next,
+        error,
         errors: errors.into(),
+        password_min: state.settings.password_min_length,
     };
-    unprocessable(view.render(SIGNUP_PAGE, SIGNUP_FORM, again))
+    let resp = view
+        .render(SIGNUP_PAGE, SIGNUP_FORM, again)?
+        .with_status(status)
+        .into_response();
+    Ok(with_retry_after(resp, retry_after))
 }
 
-/// Logging out ends the session row, clears the cookie and asks the browser
-/// to drop what it kept for this site.
+/// Logging out ends the session row, expires its cookie and asks the
+/// browser to drop what it stored for this site. Not `"cookies"`: that would
+/// also delete the device cookie, which lets this browser log in while its
+/// account is locked from elsewhere.
 #[handler]
 async fn logout(view: View) -> WebResult {
     view.session().logout().await?;
     let mut resp = view.redirect("/login");
-    resp.headers_mut().insert(
-        "Clear-Site-Data",
-        HeaderValue::from_static("\"cookies\", \"storage\""),
-    );
+    resp.headers_mut()
+        .insert(CLEAR_SITE_DATA, HeaderValue::from_static(CLEAR_ON_LOGOUT));
     Ok(resp)
 }
 
-/// A form with errors: 422, with or without htmx.
-fn unprocessable(rendered: Result<poem::Response, WebError>) -> WebResult {
-    rendered.map(|r| {
-        r.with_status(StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response()
-    })
-}
+pub const CLEAR_SITE_DATA: &str = "Clear-Site-Data";
+/// What logging out asks the browser to clear.
+pub const CLEAR_ON_LOGOUT: &str = "\"storage\"";

@@ -1,5 +1,7 @@
 //! CSRF checking for every state-changing request to the HTML routes.
 //!
+//! First the request's origin: one made by another site's page is refused
+//! (403) before anything else (see `origin`). Then the token.
 //! The token may come in the `X-CSRF-Token` header (htmx) or in the
 //! `csrf_token` field of a form. A request without a valid one changes
 //! nothing: it gets 403, except when the browser has no live session on a
@@ -11,7 +13,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::
 use serde::Deserialize;
 
 use super::error::WebError;
-use crate::{csrf, session::Session};
+use crate::{csrf, origin, session::Session, startup::AppState};
 
 /// Routes open to visitors without a session, where a bad token is a plain 403.
 const PUBLIC_FORMS: &[&str] = &["/login", "/signup"];
@@ -39,6 +41,13 @@ impl<E: Endpoint> Endpoint for CsrfGuardEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Response> {
         if req.method().is_safe() {
             return Ok(self.0.call(req).await?.into_response());
+        }
+        let settings = &req
+            .data::<AppState>()
+            .ok_or_else(|| WebError::Unexpected(anyhow::anyhow!("state missing")))?
+            .settings;
+        if origin::is_cross_site(&req, settings.trust_proxy, settings.secure_cookies) {
+            return Err(WebError::Forbidden(origin::REFUSED).into());
         }
         let csrf = req
             .extensions()

@@ -1,7 +1,7 @@
 //! Settings: changing the password.
 
 use poem::{
-    IntoResponse, Request, Route, get, handler,
+    IntoResponse, Route, get, handler,
     http::StatusCode,
     web::{Data, Form},
 };
@@ -14,7 +14,6 @@ use super::{
 };
 use crate::{
     accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
-    client,
     domain::PasswordInput,
     startup::AppState,
 };
@@ -34,6 +33,8 @@ struct FormView {
     errors: ErrorsView,
     /// A refusal that is about the whole form (too many attempts).
     error: Option<String>,
+    /// The shortest password accepted, for the field and its hint.
+    password_min: u16,
 }
 
 #[derive(Serialize, Default)]
@@ -47,15 +48,23 @@ impl From<PasswordChangeErrors> for ErrorsView {
     fn from(e: PasswordChangeErrors) -> Self {
         Self {
             current_password: e.current,
-            new_password: e.new,
+            new_password: e.new.map(|rule| rule.to_string()),
             new_password_confirm: e.new_confirm,
         }
     }
 }
 
 #[handler]
-async fn password_form(view: View, CurrentUser(_): CurrentUser) -> WebResult {
-    view.render(PAGE, FORM, FormView::default())
+async fn password_form(
+    view: View,
+    CurrentUser(_): CurrentUser,
+    Data(state): Data<&AppState>,
+) -> WebResult {
+    let blank = FormView {
+        password_min: state.settings.password_min_length,
+        ..FormView::default()
+    };
+    view.render(PAGE, FORM, blank)
 }
 
 #[derive(Deserialize)]
@@ -73,7 +82,6 @@ struct PasswordForm {
 #[handler]
 async fn change_password(
     view: View,
-    req: &Request,
     CurrentUser(user): CurrentUser,
     Data(state): Data<&AppState>,
     Form(form): Form<PasswordForm>,
@@ -83,20 +91,17 @@ async fn change_password(
         new: &form.new_password,
         new_confirm: Some(&form.new_password_confirm),
     };
-    let client_ip = client::ip(req, state.settings.trust_proxy);
-    let result = accounts::change_password(
-        &state.db,
-        &state.hasher,
-        &state.throttle,
-        &user,
-        change,
-        client_ip,
-    )
-    .await;
+    let password_min = state.settings.password_min_length;
+    let result = state.accounts.change_password(&user, change).await;
+    let refused = |error: String| FormView {
+        errors: ErrorsView::default(),
+        error: Some(error),
+        password_min,
+    };
     let (status, again, retry_after) = match result {
-        Ok(()) => {
+        Ok(epoch) => {
+            view.session().renew_secret(epoch).await?;
             let ended = view.session().end_others().await?;
-            view.session().renew_secret().await?;
             let noun = if ended == 1 {
                 "session was"
             } else {
@@ -112,16 +117,19 @@ async fn change_password(
             FormView {
                 errors: errors.into(),
                 error: None,
+                password_min,
             },
             None,
         ),
         Err(PasswordChangeError::Throttled { retry_after }) => (
             StatusCode::TOO_MANY_REQUESTS,
-            FormView {
-                errors: ErrorsView::default(),
-                error: Some(accounts::throttled_message(retry_after)),
-            },
+            refused(accounts::throttled_message(retry_after)),
             Some(retry_after),
+        ),
+        Err(PasswordChangeError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            refused(accounts::BUSY.to_owned()),
+            Some(accounts::BUSY_RETRY_AFTER),
         ),
         Err(PasswordChangeError::Unexpected(e)) => return Err(e.into()),
     };

@@ -14,6 +14,7 @@ use reqwest::{Client, Response, StatusCode, header};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tangerine::{
     config::{Cli, Settings},
+    passwords::PasswordHasher,
     startup::Application,
 };
 use tokio::sync::oneshot;
@@ -131,7 +132,13 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     pub database: TestDatabase,
+    /// This instance's password hasher, to hold hashes on purpose.
+    pub hasher: PasswordHasher,
 }
+
+/// Limits that every test runs without unless it sets them itself: most
+/// tests sign up more people from 127.0.0.1 than a public site allows.
+const LIMITS_OFF: &[(&str, &str)] = &[("--signup-limit", "0")];
 
 /// Settings as the command line would give them, on port 0 and `database`.
 pub fn settings_for(database: &TestDatabase, args: &[&str]) -> Settings {
@@ -142,6 +149,11 @@ pub fn settings_for(database: &TestDatabase, args: &[&str]) -> Settings {
         "--database-url",
         &database.url,
     ];
+    for (flag, off) in LIMITS_OFF {
+        if !args.contains(flag) {
+            argv.extend([*flag, *off]);
+        }
+    }
     argv.extend_from_slice(args);
     Cli::try_parse_from(argv)
         .expect("valid test flags")
@@ -164,6 +176,7 @@ pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
     LazyLock::force(&TRACING);
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://{}", app.addr());
+    let hasher = app.hasher();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -181,6 +194,52 @@ pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
         shutdown: Some(tx),
         server: Some(server),
         database,
+        hasher,
+    }
+}
+
+/// Another instance on the same database, served in this process until the
+/// returned guard is dropped.
+pub struct Instance {
+    pub browser: Browser,
+    pub hasher: PasswordHasher,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    pub async fn second_instance(&self, args: &[&str]) -> Instance {
+        let app = Application::build(settings_for(&self.database, args))
+            .await
+            .expect("the second instance builds");
+        let browser = Browser::new(format!("http://{}", app.addr()));
+        let hasher = app.hasher();
+        let server = tokio::spawn(async move {
+            let _ = app.run_until(std::future::pending()).await;
+        });
+        Instance {
+            browser,
+            hasher,
+            server,
+        }
+    }
+}
+
+/// Waits until `hasher` holds `n` hashes (queued or running).
+pub async fn until_pending(hasher: &PasswordHasher, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while hasher.pending() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} hashes pending, waiting for {n}",
+            hasher.pending()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -237,6 +296,7 @@ impl TestApp {
                     },
                     remember: true,
                     client: &ClientInfo::default(),
+                    credential_epoch: tangerine::domain::CredentialEpoch::FIRST,
                 },
             )
             .await

@@ -91,12 +91,26 @@ async fn a_form_sent_after_the_session_ended_leads_to_the_login_page() {
 }
 
 #[tokio::test]
-async fn the_csrf_token_belongs_to_the_browser_not_the_session() {
+async fn the_csrf_token_changes_with_the_session_and_stays_within_it() {
     let app = spawn_app().await;
     let before = app.csrf_token().await;
+    assert_eq!(app.csrf_token().await, before, "stable while logged out");
     app.signed_up("alice").await;
     let after = app.csrf_token().await;
-    assert_eq!(before, after, "logging in keeps the browser's token");
+    assert_ne!(before, after, "signing up starts a session and a new token");
+    assert_eq!(app.csrf_token().await, after, "stable within the session");
+    let changed = app
+        .submit(
+            "/settings/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "orange tree at dawn"),
+                ("new_password_confirm", "orange tree at dawn"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_ne!(app.csrf_token().await, after, "a password change renews it");
 }
 
 #[tokio::test]

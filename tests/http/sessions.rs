@@ -104,6 +104,11 @@ async fn secure_cookies_are_secure_and_host_prefixed_with_hsts() {
         assert!(session.contains(part), "{part} missing: {session}");
     }
     assert!(set_cookie(&resp, "tangerine_session").is_none());
+    let device = set_cookie(&resp, "__Host-tangerine_device").expect("a __Host- device cookie");
+    for part in ["Secure", "HttpOnly", "Path=/", "Max-Age=31536000"] {
+        assert!(device.contains(part), "{part} missing: {device}");
+    }
+    assert!(set_cookie(&resp, "tangerine_device").is_none());
 
     let home = client
         .get(app.url("/"))
@@ -128,6 +133,11 @@ async fn expire_at_browser_close_leaves_max_age_out_of_every_cookie() {
     assert!(
         !session.contains("Max-Age") && !session.contains("Expires"),
         "{session}"
+    );
+    let device = set_cookie(&resp, "tangerine_device").unwrap();
+    assert!(
+        device.contains("Max-Age=31536000"),
+        "the device cookie lasts a year regardless: {device}"
     );
     // The server still ends it by its own clock.
     let row = only_session(&app).await;
