@@ -365,7 +365,7 @@ def seed(db, posts=200, sessions=0, expired=0):
 def start_tangerine(db, out_dir, label):
     port = free_port()
     return Server(label, [str(RELEASE / "tangerine"), "--addr", f"127.0.0.1:{port}", "--database-url", db.url,
-                          "--signup-limit", "0"],
+                          "--signup-limit", "0", "--post-limit", "0"],
                   f"http://127.0.0.1:{port}", env={"RUST_LOG": "warn"}, log_path=out_dir / f"{label}.log")
 
 

@@ -125,6 +125,16 @@ pub struct Settings {
     )]
     pub signup_limit: LimitSetting,
 
+    /// Posts written or edited per account, as COUNT/DURATION (`30/10m`);
+    /// 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_POST_LIMIT",
+        default_value = "30/10m",
+        global = true
+    )]
+    pub post_limit: LimitSetting,
+
     /// The window in which failed logins are counted.
     #[arg(long, env = "TANGERINE_LOGIN_WINDOW", default_value = "15m", value_parser = positive_duration, global = true)]
     pub login_window: Duration,
@@ -194,6 +204,7 @@ impl Settings {
             login_failures: per_window(self.login_max_failures),
             login_failures_per_address: per_window(self.login_max_failures_per_address),
             signups: self.signup_limit,
+            posts: self.post_limit,
         }
     }
 
@@ -314,6 +325,7 @@ mod tests {
         assert_eq!(s.max_pending_logins, 64);
         assert_eq!(s.password_min_length, 8);
         assert_eq!(s.signup_limit.to_string(), "10/1h");
+        assert_eq!(s.post_limit.to_string(), "30/10m");
         assert_eq!(s.login_window, Duration::from_secs(15 * 60));
         assert!(!s.trust_proxy);
         assert_eq!(s.max_connections, 768);

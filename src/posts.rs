@@ -1,4 +1,9 @@
 //! Writing, reading, editing and deleting posts: the rules, over the database.
+//!
+//! Writing and editing count against the author's posting limit
+//! (`--post-limit`, in the database like every limit): the slot is taken
+//! before the work, and given back when the post is refused, so that only
+//! posts written or edited count; deleting counts nothing.
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -10,6 +15,7 @@ use crate::{
         Cursor, FeedPage, Post, PostBody, PostTitle, User, Username, VersionPage,
         post::PostBodyError, post::PostTitleError, session::now,
     },
+    throttle::{Slots, Throttle},
 };
 
 /// The feed's page size on the web.
@@ -37,6 +43,8 @@ pub enum PostError {
     NotFound,
     #[error("only the author may change a post")]
     Forbidden,
+    #[error("too many posts lately")]
+    Throttled { retry_after: std::time::Duration },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -63,6 +71,50 @@ fn validate(title: &str, body: &str) -> Result<Valid, PostError> {
     }
 }
 
+/// The message for a refused post, with the wait rounded up to minutes.
+pub fn throttled_message(retry_after: std::time::Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!(
+        "You have posted a lot lately. Try again in {minutes} {unit}; what you wrote is still here."
+    )
+}
+
+/// Takes `author`'s posting slot, or says how long to wait.
+async fn take_slot(
+    db: &DatabaseConnection,
+    throttle: &Throttle,
+    author: &User,
+) -> Result<Slots, PostError> {
+    throttle
+        .post(db, author.id)
+        .await?
+        .map_err(|t| PostError::Throttled {
+            retry_after: t.retry_after,
+        })
+}
+
+/// Runs `write` with a posting slot taken, which is given back when the
+/// post is refused or cannot be written.
+async fn counted<T>(
+    db: &DatabaseConnection,
+    throttle: &Throttle,
+    author: &User,
+    write: impl Future<Output = Result<T, PostError>>,
+) -> Result<T, PostError> {
+    let slots = take_slot(db, throttle, author).await?;
+    match write.await {
+        Ok(done) => {
+            slots.keep();
+            Ok(done)
+        }
+        Err(e) => {
+            throttle.give_back(db, slots).await?;
+            Err(e)
+        }
+    }
+}
+
 /// The body's HTML, rendered on a blocking thread (a long body takes a few
 /// milliseconds, which an async worker must not spend); HTML beyond the cap
 /// is an error of the body.
@@ -82,6 +134,7 @@ async fn render(body: &PostBody) -> Result<String, PostError> {
 #[tracing::instrument(skip_all, fields(author = %author.username))]
 pub async fn create(
     db: &DatabaseConnection,
+    throttle: &Throttle,
     author: &User,
     input: PostInput<'_>,
 ) -> Result<Post, PostError> {
@@ -89,6 +142,10 @@ pub async fn create(
         input.title.unwrap_or_default(),
         input.body.unwrap_or_default(),
     )?;
+    counted(db, throttle, author, insert(db, author, valid)).await
+}
+
+async fn insert(db: &DatabaseConnection, author: &User, valid: Valid) -> Result<Post, PostError> {
     let body_html = render(&valid.body).await?;
     let post = Post {
         id: Uuid::now_v7(),
@@ -136,6 +193,7 @@ pub async fn get_own(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<P
 #[tracing::instrument(skip_all, fields(post = %id))]
 pub async fn update(
     db: &DatabaseConnection,
+    throttle: &Throttle,
     user: &User,
     id: Uuid,
     input: PostInput<'_>,
@@ -148,6 +206,11 @@ pub async fn update(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),
     )?;
+    counted(db, throttle, user, rewrite(db, post, valid)).await
+}
+
+async fn rewrite(db: &DatabaseConnection, post: Post, valid: Valid) -> Result<Post, PostError> {
+    let id = post.id;
     let body_html = render(&valid.body).await?;
     let updated_at = now();
     let found = db::posts::update(

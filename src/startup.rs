@@ -39,6 +39,8 @@ pub struct AppState {
     pub reads: Reads,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
+    /// The limits counted in the database (here: posting).
+    pub throttle: Throttle,
     pub settings: Arc<Settings>,
 }
 
@@ -122,6 +124,7 @@ impl Application {
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
                 ),
+                throttle: Throttle::new(settings.limits()),
                 settings: Arc::new(settings),
             },
             sessions,

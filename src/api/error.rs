@@ -223,8 +223,8 @@ fn describe(status: u16) -> &'static str {
                 `password_too_similar`, `password_all_digits` or `password_unchanged`)."
         }
         429 => {
-            "Too many attempts (failed logins, sign-ups from one address): wait for \
-                `Retry-After` seconds."
+            "Too many attempts (failed logins, sign-ups from one address, posts written \
+                or edited by one account): wait for `Retry-After` seconds."
         }
         503 => "Too many passwords are being checked right now: wait for `Retry-After` seconds.",
         _ => "Error.",

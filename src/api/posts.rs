@@ -95,9 +95,9 @@ fn the_spec_patterns_are_the_domain_rules() {
 
 error_set! {
     ListErrors = [400];
-    CreateErrors = [400, 401, 403, 413, 415, 422];
+    CreateErrors = [400, 401, 403, 413, 415, 422, 429];
     GetErrors = [404];
-    UpdateErrors = [400, 401, 403, 404, 413, 415, 422];
+    UpdateErrors = [400, 401, 403, 404, 413, 415, 422, 429];
     DeleteErrors = [401, 403, 404];
 }
 
@@ -158,6 +158,14 @@ pub fn post_error(e: PostError) -> ApiError {
                 .join(" ");
             ApiError::unprocessable(message)
         }
+        PostError::Throttled { retry_after } => ApiError {
+            retry_after: Some(retry_after.as_secs()),
+            ..ApiError::new(
+                poem::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_posts",
+                posts::throttled_message(retry_after),
+            )
+        },
         PostError::Unexpected(e) => ApiError::internal(e),
     }
 }
@@ -209,7 +217,7 @@ impl PostsApi {
             title: Some(body.0.title.as_str()),
             body: Some(body.0.body.as_str()),
         };
-        let post = posts::create(&state.0.db, &auth.0, input)
+        let post = posts::create(&state.0.db, &state.0.throttle, &auth.0, input)
             .await
             .map_err(post_error)?;
         let location = format!("/api/posts/{}", post.id);
@@ -246,7 +254,7 @@ impl PostsApi {
             title: body.0.title.as_ref().map(Text::as_str),
             body: body.0.body.as_ref().map(Text::as_str),
         };
-        let post = posts::update(&state.0.db, &auth.0, id, input)
+        let post = posts::update(&state.0.db, &state.0.throttle, &auth.0, id, input)
             .await
             .map_err(post_error)?;
         Ok(PostResponse::Ok(Json(post.into())))

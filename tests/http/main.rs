@@ -16,6 +16,7 @@ mod markdown;
 mod migrations;
 mod pages;
 mod password;
+mod posting;
 mod posts;
 mod security;
 mod sessions;
