@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api;
 pub mod client;
+pub mod compress;
 pub mod config;
 pub mod cookies;
 pub mod csrf;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::{
     accounts::Accounts,
     api,
+    compress::Compression,
     config::Settings,
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
@@ -180,6 +181,7 @@ impl Application {
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })
+            .with(Compression)
             .with(RequestLog);
         tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
         let served = server::serve(

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod api;
 mod cli;
+mod compression;
 mod connections;
 mod devices;
 mod inputs;
