@@ -11,12 +11,13 @@ use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tangerine::{
-    accounts::{self, SignupInput},
+    accounts::{Accounts, SignupInput},
     db,
-    domain::{PasswordInput, SessionSecret},
+    domain::{PasswordInput, PasswordRules, SessionSecret, rate_limit::LimitSetting},
     entities::sessions,
     passwords::PasswordHasher,
     posts::{self, PostInput},
+    throttle::{Limits, Throttle},
 };
 
 #[derive(Parser)]
@@ -125,7 +126,17 @@ async fn main() -> anyhow::Result<()> {
         .context("Failed to connect")?;
     db::migrate(&db).await.context("Failed to migrate")?;
 
-    let hasher = PasswordHasher::per_cpu();
+    // The seed signs people up as the site would, without its limits.
+    let accounts = Accounts::new(
+        db.clone(),
+        PasswordHasher::per_cpu(0),
+        Throttle::new(Limits {
+            login_failures: LimitSetting::Off,
+            login_failures_per_address: LimitSetting::Off,
+            signups: LimitSetting::Off,
+        }),
+        PasswordRules::default(),
+    );
     let password = PasswordInput::new(args.password.clone());
     let sign_up = async |username: &str| {
         let input = SignupInput {
@@ -133,8 +144,10 @@ async fn main() -> anyhow::Result<()> {
             password: &password,
             password_confirm: None,
         };
-        accounts::sign_up(&db, &hasher, input)
+        accounts
+            .sign_up(input, None)
             .await
+            .map(|who| who.user)
             .map_err(|e| anyhow::anyhow!("Failed to sign up {username}: {e:?}"))
     };
     let user = sign_up(&args.username).await?;
@@ -215,6 +228,7 @@ async fn insert_sessions(
                     user_agent: Set(Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into())),
                     ip: Set(Some("192.0.2.1".into())),
                     remember: Set(true),
+                    credential_epoch: Set(0),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
