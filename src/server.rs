@@ -57,6 +57,10 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
+/// The most a connection's read buffer, and so a request's line and
+/// headers, may hold (browsers send a few kilobytes).
+const MAX_HEAD: usize = 64 * 1024;
+
 /// The deadlines and the cap; a zero duration or count turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -370,6 +374,9 @@ async fn serve_connection<E: Endpoint + 'static>(c: Connection<E>) {
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
+        // A request line and headers longer than this get 431: what each
+        // of the open connections may make the server hold for them.
+        .max_buf_size(MAX_HEAD)
         // Deadlines are kept by `Deadlines`; see the module's documentation.
         .header_read_timeout(None)
         .serve_connection(io, service);

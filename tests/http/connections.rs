@@ -179,6 +179,26 @@ async fn a_request_sent_in_pieces_within_the_deadlines_is_answered() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+#[tokio::test]
+async fn headers_beyond_64_kib_get_431_and_are_not_held() {
+    let app = spawn_app().await;
+    let address = app.address.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = connect(&address);
+        let mut request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+        for i in 0..1000 {
+            request.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "a".repeat(100)).as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        // The server may close before all of it is sent.
+        let _ = stream.write_all(&request);
+        until_closed(stream, Instant::now()).0
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
 /// With the default deadlines: headers within 10 s of their first byte,
 /// everything else within 30 s.
 #[tokio::test]
