@@ -381,14 +381,24 @@ async fn serve_connection<E: Endpoint + 'static>(c: Connection<E>) {
         .header_read_timeout(None)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = activity.evict.notified() => {}
-        _ = stopped.changed() => {
-            let grace = *stopped.borrow();
-            if let Some(deadline) = grace {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout_at(deadline, conn).await;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = activity.evict.notified() => {
+                // A request that began as it was chosen is served all the same.
+                if busy(activity.state.load(Ordering::Relaxed)) {
+                    activity.evicted.store(false, Ordering::Relaxed);
+                    continue;
+                }
+                break;
+            }
+            _ = stopped.changed() => {
+                let grace = *stopped.borrow();
+                if let Some(deadline) = grace {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout_at(deadline, conn).await;
+                }
+                break;
             }
         }
     }
