@@ -3,22 +3,22 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    EndpointExt, Route, Server, get,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::{EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
 
 use crate::{
     accounts::Accounts,
     api,
+    compress::Compression,
     config::Settings,
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db::{self, Reads},
     devices::DeviceCookies,
-    middleware::{RequestLog, SecurityHeaders},
+    middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
+    server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
     throttle::Throttle,
     web::{self, assets, cards::Cards, health, render::Templates},
@@ -40,11 +40,13 @@ pub struct AppState {
     pub reads: Reads,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
+    /// The limits counted in the database (here: posting).
+    pub throttle: Throttle,
     pub settings: Arc<Settings>,
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
     sessions: Arc<SessionManager>,
@@ -92,14 +94,11 @@ impl Application {
             devices,
         ));
 
-        let acceptor = TcpListener::bind(settings.addr)
-            .into_acceptor()
+        let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("Failed to listen on {}", settings.addr))?;
-        let addr = acceptor
+        let addr = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
             .context("Failed to read the listening address")?;
 
         if !addr.ip().is_loopback() && !settings.secure_cookies {
@@ -115,7 +114,7 @@ impl Application {
         }
 
         Ok(Self {
-            acceptor,
+            listener,
             addr,
             state: AppState {
                 db: db.clone(),
@@ -126,6 +125,7 @@ impl Application {
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
                 ),
+                throttle: Throttle::new(settings.limits()),
                 settings: Arc::new(settings),
             },
             sessions,
@@ -176,15 +176,22 @@ impl Application {
             .nest("/", dynamic)
             .data(self.state)
             .data(self.templates)
-            .data(Arc::new(Cards::default()))
+            .data(Arc::new(Cards::new(settings.card_cache_size)))
+            .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })
+            .with(Compression)
             .with(RequestLog);
         tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let served = server::serve(
+            self.listener,
+            app,
+            settings.connection_limits(),
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         purger.abort();
         served.context("The server failed")
     }

@@ -12,7 +12,7 @@ use super::{
     htmx::{self, Hx},
     render::View,
 };
-use crate::middleware::BodyTooLarge;
+use crate::middleware::{BodyTimedOut, BodyTooLarge};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -25,6 +25,12 @@ pub enum WebError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// A limit refused the request; it may be tried again after `retry_after`.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("Something went wrong on our side. Please try again.")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -36,6 +42,7 @@ impl ResponseError for WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -152,6 +159,7 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
         }
         Some(web) => web.to_string(),
         None if err.is::<BodyTooLarge>() => BodyTooLarge.to_string(),
+        None if err.is::<BodyTimedOut>() => BodyTimedOut.to_string(),
         None => {
             if status.is_server_error() {
                 tracing::error!(error = %err, "request failed");
@@ -179,14 +187,19 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
             view.page("pages/error.html", &page)
         }
     });
-    match rendered {
+    let retry_after = match err.downcast_ref::<WebError>() {
+        Some(WebError::Throttled { retry_after, .. }) => Some(*retry_after),
+        _ => None,
+    };
+    let resp = match rendered {
         Some(Ok(resp)) => resp.with_status(status).into_response(),
         Some(Err(e)) => {
             tracing::error!(error = ?e, "error page failed to render");
             (status, page.message).into_response()
         }
         None => (status, page.message).into_response(),
-    }
+    };
+    with_retry_after(resp, retry_after)
 }
 
 fn default_message(status: StatusCode) -> &'static str {
