@@ -369,8 +369,9 @@ def start_tangerine(db, out_dir, label):
     # 429 without hashing (a slot is held while a password is checked).
     # Limits far above the load keep the throttle's statements in the path
     # while every login is hashed.
+    # The same for posting: one account writes every post of the create runs.
     limits = ["--signup-limit", "0", "--login-max-failures", "1000000",
-              "--login-max-failures-per-address", "1000000"]
+              "--login-max-failures-per-address", "1000000", "--post-limit", "4000000000/10m"]
     return Server(label, [str(RELEASE / "tangerine"), "--addr", f"127.0.0.1:{port}", "--database-url", db.url,
                           *limits],
                   f"http://127.0.0.1:{port}", env={"RUST_LOG": "warn"}, log_path=out_dir / f"{label}.log")

@@ -25,6 +25,7 @@ use sea_orm::sqlx::sqlite::SqliteSynchronous;
 use crate::{
     db::Target,
     domain::{PasswordRules, SessionPolicy, rate_limit::LimitSetting},
+    server::ConnectionLimits,
     throttle::Limits,
 };
 
@@ -184,6 +185,18 @@ pub struct Settings {
     )]
     pub signup_limit: LimitSetting,
 
+    /// Posts written or edited per account, as COUNT/DURATION (`30/10m`);
+    /// 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_POST_LIMIT",
+        default_value = "30/10m",
+        value_parser = limit_setting,
+        value_name = "COUNT/DURATION",
+        allow_hyphen_values = true
+    )]
+    pub post_limit: LimitSetting,
+
     /// The window in which failed logins are counted.
     #[arg(long, env = "TANGERINE_LOGIN_WINDOW", default_value = "15m", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub login_window: Duration,
@@ -192,6 +205,34 @@ pub struct Settings {
     /// (the one a reverse proxy in front added); without it the header is ignored.
     #[arg(long, env = "TANGERINE_TRUST_PROXY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub trust_proxy: bool,
+
+    /// Connections open at once; beyond, a new one takes the place of the
+    /// longest idle one, or waits while all are busy (0: no cap).
+    #[arg(long, env = "TANGERINE_MAX_CONNECTIONS", default_value = "768")]
+    pub max_connections: usize,
+
+    /// A connection waiting for a request (or whose client does not take
+    /// its answer) is closed after this long (0s: never).
+    #[arg(long, env = "TANGERINE_IDLE_TIMEOUT", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub idle_timeout: Duration,
+
+    /// A request's line and headers must arrive within this of their first
+    /// byte (0s: no limit).
+    #[arg(long, env = "TANGERINE_HEADER_TIMEOUT", default_value = "10s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub header_timeout: Duration,
+
+    /// A request's body must arrive within this of its headers (0s: no limit).
+    #[arg(long, env = "TANGERINE_BODY_TIMEOUT", default_value = "30s", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub body_timeout: Duration,
+
+    /// Bytes of rendered posts kept in memory for the pages (0: none).
+    #[arg(long, env = "TANGERINE_CARD_CACHE_SIZE", default_value = "64MiB", value_parser = byte_size, value_name = "SIZE")]
+    pub card_cache_size: usize,
+
+    /// A page of posts in the API holds at most about this many bytes of
+    /// posts, whatever its `limit` (at least one post; 0: no bound).
+    #[arg(long, env = "TANGERINE_API_PAGE_SIZE", default_value = "1MiB", value_parser = byte_size, value_name = "SIZE")]
+    pub api_page_size: usize,
 }
 
 /// The flags of every subcommand: which database, and how SQLite writes.
@@ -457,12 +498,22 @@ impl Settings {
             login_failures: per_window(self.login_max_failures),
             login_failures_per_address: per_window(self.login_max_failures_per_address),
             signups: self.signup_limit,
+            posts: self.post_limit,
         }
     }
 
     pub fn password_rules(&self) -> PasswordRules {
         PasswordRules {
             min_chars: usize::from(self.password_min_length),
+        }
+    }
+
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            idle: self.idle_timeout,
+            header: self.header_timeout,
+            body: self.body_timeout,
         }
     }
 
@@ -591,6 +642,11 @@ impl Settings {
                 self.password_min_length.to_string(),
             ),
             ("--signup-limit", self.signup_limit.to_string()),
+            ("--post-limit", self.post_limit.to_string()),
+            ("--max-connections", self.max_connections.to_string()),
+            ("--idle-timeout", show(self.idle_timeout)),
+            ("--header-timeout", show(self.header_timeout)),
+            ("--body-timeout", show(self.body_timeout)),
         ]
     }
 }
@@ -678,6 +734,25 @@ fn positive_duration(s: &str) -> Result<Duration, String> {
         d if d.is_zero() => Err(format!("must be longer than zero; {DURATION_FORMS}")),
         d => Ok(d),
     }
+}
+
+/// Parses a number of bytes: `65536`, `512KiB`, `64MiB`, `1GiB`.
+pub fn byte_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let unit_bytes: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err("use a size such as 65536, 512KiB, 64MiB or 1GiB".to_owned()),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_bytes))
+        .ok_or_else(|| "use a size such as 65536, 512KiB, 64MiB or 1GiB".to_owned())
 }
 
 /// `COUNT/DURATION` (see [`LimitSetting`]), its window at most [`MAX_DURATION`].
@@ -841,8 +916,27 @@ mod tests {
         assert_eq!(s.max_pending_logins, 64);
         assert_eq!(s.password_min_length, 8);
         assert_eq!(s.signup_limit.to_string(), "10/1h");
+        assert_eq!(s.post_limit.to_string(), "30/10m");
         assert_eq!(s.login_window, Duration::from_secs(15 * 60));
         assert!(!s.trust_proxy);
+        assert_eq!(s.max_connections, 768);
+        assert_eq!(s.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_timeout, Duration::from_secs(30));
+        assert_eq!(s.card_cache_size, 64 << 20);
+        assert_eq!(s.api_page_size, 1 << 20);
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(byte_size("65536"), Ok(65536));
+        assert_eq!(byte_size("0"), Ok(0));
+        assert_eq!(byte_size("512KiB"), Ok(512 << 10));
+        assert_eq!(byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(byte_size("1GiB"), Ok(1 << 30));
+        assert!(byte_size("64MB").unwrap_err().contains("64MiB"));
+        assert!(byte_size("").is_err());
+        assert!(byte_size("MiB").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api;
 pub mod client;
+pub mod compress;
 pub mod config;
 pub mod cookies;
 pub mod csrf;
@@ -15,6 +16,7 @@ pub mod middleware;
 pub mod origin;
 pub mod passwords;
 pub mod posts;
+pub mod server;
 pub mod session;
 pub mod startup;
 pub mod telemetry;

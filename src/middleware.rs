@@ -1,6 +1,6 @@
-//! Cross-cutting HTTP middleware: the request log, security headers, and the
-//! request body limit; and what a request that failed on the server's side
-//! is answered and logged with.
+//! Cross-cutting HTTP middleware: the request log, security headers, paths
+//! that do not decode, and the request body limit; and what a request that
+//! failed on the server's side is answered and logged with.
 
 use std::{error::Error, fmt, net::IpAddr, time::Instant};
 
@@ -166,6 +166,87 @@ impl ServerFailure {
 #[derive(Debug, Clone)]
 pub struct FailureNote(pub String);
 
+/// Makes every path decode to UTF-8 before routing: a byte sequence that is
+/// not UTF-8 (`/api/users/%ff`) becomes U+FFFD, escaped again. poem's router
+/// refuses such paths itself, with a plain-text 400 that no error page or
+/// API error shape ever sees; this way the address simply names nothing,
+/// and the page or the API answers 404 in its own shape.
+pub struct DecodablePaths;
+
+impl<E: Endpoint> Middleware<E> for DecodablePaths {
+    type Output = DecodablePathsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        DecodablePathsEndpoint(inner)
+    }
+}
+
+pub struct DecodablePathsEndpoint<E>(E);
+
+/// What a path segment escapes: all but the unreserved characters and
+/// the sub-delimiters that paths use.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// `path` with each segment that does not decode to UTF-8 decoded with
+/// U+FFFD in place of the bad bytes and escaped again; `None` when every
+/// segment decodes.
+fn decodable(path: &str) -> Option<String> {
+    use percent_encoding::{percent_decode_str, utf8_percent_encode};
+    if percent_decode_str(path).decode_utf8().is_ok() {
+        return None;
+    }
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            let decoded = percent_decode_str(segment);
+            match decoded.clone().decode_utf8() {
+                Ok(_) => segment.to_owned(),
+                Err(_) => utf8_percent_encode(&decoded.decode_utf8_lossy(), SEGMENT).to_string(),
+            }
+        })
+        .collect();
+    Some(segments.join("/"))
+}
+
+impl<E: Endpoint> Endpoint for DecodablePathsEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        if let Some(path) = decodable(req.uri().path()) {
+            let path_and_query = match req.uri().query() {
+                Some(query) => format!("{path}?{query}"),
+                None => path,
+            };
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(
+                path_and_query
+                    .parse()
+                    .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?,
+            );
+            *req.uri_mut() = poem::http::Uri::from_parts(parts)
+                .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
+        }
+        self.0.call(req).await
+    }
+}
+
 /// Content-Security-Policy for every page: scripts, styles and everything
 /// else from this origin only; no inline code; never framed.
 pub const STRICT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -253,6 +334,17 @@ impl poem::error::ResponseError for BodyTooLarge {
     }
 }
 
+/// The body did not arrive within the body deadline (see `crate::server`).
+#[derive(Debug, thiserror::Error)]
+#[error("The request body did not arrive in time.")]
+pub struct BodyTimedOut;
+
+impl poem::error::ResponseError for BodyTimedOut {
+    fn status(&self) -> StatusCode {
+        StatusCode::REQUEST_TIMEOUT
+    }
+}
+
 impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
@@ -290,8 +382,31 @@ pub async fn read_bounded_body(req: &mut Request) -> Result<Bytes> {
     }
     let bytes = body.into_bytes_limit(MAX_BODY).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => BodyTooLarge.into(),
+        poem::error::ReadBodyError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            BodyTimedOut.into()
+        }
         other => poem::Error::from(other),
     })?;
     req.set_body(bytes.clone());
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodable;
+
+    #[test]
+    fn paths_that_do_not_decode_are_made_to() {
+        assert_eq!(decodable("/api/users/alice"), None);
+        assert_eq!(decodable("/u/%C3%A9"), None);
+        assert_eq!(
+            decodable("/api/users/%ff").as_deref(),
+            Some("/api/users/%EF%BF%BD")
+        );
+        // A slash escaped in a bad segment stays inside its segment.
+        assert_eq!(
+            decodable("/posts/a%2Fb%ff/edit").as_deref(),
+            Some("/posts/a%2Fb%EF%BF%BD/edit")
+        );
+    }
 }

@@ -1,4 +1,9 @@
 //! Writing, reading, editing and deleting posts: the rules, over the database.
+//!
+//! Writing and editing count against the author's posting limit
+//! (`--post-limit`, in the database like every limit): the slot is taken
+//! before the work, and given back when the post is refused, so that only
+//! posts written or edited count; deleting counts nothing.
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -10,6 +15,7 @@ use crate::{
         Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, User, Username, VersionPage,
         post::PostBodyError, post::PostTitleError, session::now,
     },
+    throttle::{Slots, Throttle},
 };
 
 /// The feed's page size on the web.
@@ -37,6 +43,8 @@ pub enum PostError {
     NotFound,
     #[error("only the author may change a post")]
     Forbidden,
+    #[error("too many posts lately")]
+    Throttled { retry_after: std::time::Duration },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -63,9 +71,70 @@ fn validate(title: &str, body: &str) -> Result<Valid, PostError> {
     }
 }
 
+/// The message for a refused post, with the wait rounded up to minutes.
+pub fn throttled_message(retry_after: std::time::Duration) -> String {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!(
+        "You have posted a lot lately. Try again in {minutes} {unit}; what you wrote is still here."
+    )
+}
+
+/// Takes `author`'s posting slot, or says how long to wait.
+async fn take_slot(
+    db: &DatabaseConnection,
+    throttle: &Throttle,
+    author: &User,
+) -> Result<Slots, PostError> {
+    throttle
+        .post(db, author.id)
+        .await?
+        .map_err(|t| PostError::Throttled {
+            retry_after: t.retry_after,
+        })
+}
+
+/// Runs `write` with a posting slot taken, which is given back when the
+/// post is refused or cannot be written.
+async fn counted<T>(
+    db: &DatabaseConnection,
+    throttle: &Throttle,
+    author: &User,
+    write: impl Future<Output = Result<T, PostError>>,
+) -> Result<T, PostError> {
+    let slots = take_slot(db, throttle, author).await?;
+    match write.await {
+        Ok(done) => {
+            slots.keep();
+            Ok(done)
+        }
+        Err(e) => {
+            throttle.give_back(db, slots).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The body's HTML, rendered on a blocking thread (a long body takes a few
+/// milliseconds, which an async worker must not spend); HTML beyond the cap
+/// is an error of the body.
+async fn render(body: &PostBody) -> Result<String, PostError> {
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || body.to_html())
+        .await
+        .context("Failed to render a post")?
+        .map_err(|e| {
+            PostError::Invalid(PostErrors {
+                title: None,
+                body: Some(e.to_string()),
+            })
+        })
+}
+
 #[tracing::instrument(skip_all, fields(author = %author.username))]
 pub async fn create(
     db: &DatabaseConnection,
+    throttle: &Throttle,
     author: &User,
     input: PostInput<'_>,
 ) -> Result<Post, PostError> {
@@ -73,7 +142,11 @@ pub async fn create(
         input.title.unwrap_or_default(),
         input.body.unwrap_or_default(),
     )?;
-    let body_html = valid.body.to_html();
+    counted(db, throttle, author, insert(db, author, valid)).await
+}
+
+async fn insert(db: &DatabaseConnection, author: &User, valid: Valid) -> Result<Post, PostError> {
+    let body_html = render(&valid.body).await?;
     let post = Post {
         id: Uuid::now_v7(),
         author_id: author.id,
@@ -120,6 +193,7 @@ pub async fn get_own(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<P
 #[tracing::instrument(skip_all, fields(post = %id))]
 pub async fn update(
     db: &DatabaseConnection,
+    throttle: &Throttle,
     user: &User,
     id: Uuid,
     input: PostInput<'_>,
@@ -132,7 +206,12 @@ pub async fn update(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),
     )?;
-    let body_html = valid.body.to_html();
+    counted(db, throttle, user, rewrite(db, post, valid)).await
+}
+
+async fn rewrite(db: &DatabaseConnection, post: Post, valid: Valid) -> Result<Post, PostError> {
+    let id = post.id;
+    let body_html = render(&valid.body).await?;
     let updated_at = now();
     let found = db::posts::update(
         db,
@@ -172,11 +251,19 @@ pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Po
     }
 }
 
+/// How many posts a page holds at most: a count, and (unless zero) about
+/// how many bytes of posts.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimit {
+    pub posts: u64,
+    pub bytes: usize,
+}
+
 /// A page of everyone's posts, newest first.
 pub async fn feed(
     reads: &Reads,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
     page(reads, None, before, limit).await
 }
@@ -186,7 +273,7 @@ pub async fn by_author(
     reads: &Reads,
     username: &str,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<(User, FeedPage), PostError> {
     let author = author_named(reads.pool(), username).await?;
     let page = page(reads, Some(author.id), before, limit).await?;
@@ -274,15 +361,27 @@ async fn page(
     reads: &Reads,
     author: Option<Uuid>,
     before: Option<Cursor>,
-    limit: u64,
+    limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
     // One more than asked tells whether another page follows.
     let mut posts = reads
-        .page(author, before, limit + 1)
+        .page(author, before, limit.posts + 1)
         .await
         .context("Failed to load a page of posts")?;
-    let next = if posts.len() as u64 > limit {
-        posts.truncate(limit as usize);
+    let mut kept = posts.len().min(limit.posts as usize);
+    if limit.bytes > 0 {
+        // At least one post, so that every page moves the reader on.
+        let mut bytes = 0;
+        kept = posts[..kept]
+            .iter()
+            .position(|p| {
+                bytes += p.size();
+                bytes > limit.bytes
+            })
+            .map_or(kept, |over| over.max(1));
+    }
+    let next = if posts.len() > kept {
+        posts.truncate(kept);
         posts.last().map(Post::cursor)
     } else {
         None

@@ -3,24 +3,24 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    EndpointExt, Route, Server, get,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::{EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
 
 use crate::{
     RunError,
     accounts::Accounts,
     api,
+    compress::Compression,
     config::{ConfigError, ListenAddr, Settings},
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db::{self, IfMissing, Reads, Target},
     devices::DeviceCookies,
     failures::Failures,
-    middleware::{RequestLog, SecurityHeaders},
+    middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
+    server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
     throttle::Throttle,
     web::{self, assets, cards::Cards, health, render::Templates},
@@ -42,11 +42,13 @@ pub struct AppState {
     pub reads: Reads,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
+    /// The limits counted in the database (here: posting).
+    pub throttle: Throttle,
     pub settings: Arc<Settings>,
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     addr: SocketAddr,
     /// The URL the start-up log offers: the host name given, or the address bound.
     url: String,
@@ -65,7 +67,7 @@ impl Application {
     /// [`Self::run_until`].
     pub async fn build(mut settings: Settings) -> Result<Self, RunError> {
         let checked = settings.check()?;
-        let (acceptor, addr) = listen(&settings.addr).await?;
+        let (listener, addr) = listen(&settings.addr).await?;
 
         let db = db::open(
             settings.database.database_url.expose(),
@@ -138,7 +140,7 @@ impl Application {
         }
 
         Ok(Self {
-            acceptor,
+            listener,
             addr,
             url,
             state: AppState {
@@ -150,6 +152,7 @@ impl Application {
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
                 ),
+                throttle: Throttle::new(settings.limits()),
                 settings: Arc::new(settings),
             },
             sessions,
@@ -201,11 +204,13 @@ impl Application {
             .nest("/", dynamic)
             .data(self.state)
             .data(self.templates.clone())
-            .data(Arc::new(Cards::default()))
+            .data(Arc::new(Cards::new(settings.card_cache_size)))
             .with(Failures::new(self.templates))
+            .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })
+            .with(Compression)
             .with(RequestLog {
                 trust_proxy: settings.trust_proxy,
             });
@@ -225,9 +230,14 @@ impl Application {
             "Tangerine is serving {}",
             self.url
         );
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let served = server::serve(
+            self.listener,
+            app,
+            settings.connection_limits(),
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         purger.abort();
         served.context("The server failed")
     }
@@ -235,7 +245,7 @@ impl Application {
 
 /// Binds `addr`: its address, or the first address its host name resolves
 /// to that can be bound.
-async fn listen(addr: &ListenAddr) -> Result<(TcpAcceptor, SocketAddr), RunError> {
+async fn listen(addr: &ListenAddr) -> Result<(TcpListener, SocketAddr), RunError> {
     let candidates: Vec<SocketAddr> = tokio::net::lookup_host(addr.to_string())
         .await
         .map_err(|e| {
@@ -248,14 +258,10 @@ async fn listen(addr: &ListenAddr) -> Result<(TcpAcceptor, SocketAddr), RunError
         .collect();
     let mut failed = None;
     for candidate in candidates {
-        match TcpListener::bind(candidate).into_acceptor().await {
-            Ok(acceptor) => {
-                let bound = acceptor
-                    .local_addr()
-                    .first()
-                    .and_then(|a| a.as_socket_addr().copied())
-                    .unwrap_or(candidate);
-                return Ok((acceptor, bound));
+        match TcpListener::bind(candidate).await {
+            Ok(listener) => {
+                let bound = listener.local_addr().unwrap_or(candidate);
+                return Ok((listener, bound));
             }
             Err(e) => failed = Some((candidate, e)),
         }

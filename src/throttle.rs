@@ -1,5 +1,5 @@
-//! Throttling: limits on failed logins and on sign-ups, counted in the
-//! database so that every instance shares them.
+//! Throttling: limits on failed logins, on sign-ups and on posting, counted
+//! in the database so that every instance shares them.
 //!
 //! A slot is taken *before* the work it limits (argon2 for a login), in one
 //! atomic statement per key (see `db::rate_limits`): however many requests
@@ -38,6 +38,8 @@ pub struct Limits {
     pub login_failures_per_address: LimitSetting,
     /// Accounts created per client address.
     pub signups: LimitSetting,
+    /// Posts written or edited per account.
+    pub posts: LimitSetting,
 }
 
 /// A refusal: try again after `retry_after` (whole seconds, at least one).
@@ -126,6 +128,17 @@ impl Throttle {
                 self.limits.signups,
             );
         }
+        take(db, &keys).await
+    }
+
+    /// Takes the slot of a post written or edited by `author`.
+    pub async fn post(
+        &self,
+        db: &DatabaseConnection,
+        author: uuid::Uuid,
+    ) -> anyhow::Result<Result<Slots, Throttled>> {
+        let mut keys = Vec::new();
+        push(&mut keys, format!("post:{author}"), self.limits.posts);
         take(db, &keys).await
     }
 

@@ -17,7 +17,7 @@ use poem_openapi::{
 };
 
 use crate::{
-    middleware::{BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body},
+    middleware::{BodyTimedOut, BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body},
     origin,
     startup::AppState,
 };
@@ -247,8 +247,8 @@ fn describe(status: u16) -> &'static str {
                 `password_too_similar`, `password_all_digits` or `password_unchanged`)."
         }
         429 => {
-            "Too many attempts (failed logins, sign-ups from one address): wait for \
-                `Retry-After` seconds."
+            "Too many attempts (failed logins, sign-ups from one address, posts written \
+                or edited by one account): wait for `Retry-After` seconds."
         }
         503 => {
             "Unavailable for now (the database cannot be reached, or too many passwords are \
@@ -349,6 +349,13 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             BodyTooLarge.to_string(),
+        );
+    }
+    if err.is::<BodyTimedOut>() {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            BodyTimedOut.to_string(),
         );
     }
     if err.is::<ContentTypeError>() {

@@ -12,7 +12,7 @@ use super::{
     ApiTags,
     auth::{CsrfHeader, SessionAuth},
     error::{ApiError, Errors, error_set},
-    objects::{PostObject, PostPage},
+    objects::{Omittable, PostObject, PostPage, Text},
 };
 use crate::{
     domain::Cursor,
@@ -32,7 +32,7 @@ pub struct NewPost {
         max_length = 120,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
-    pub title: String,
+    pub title: Text,
     /// Markdown (CommonMark), 1–10,000 characters, not all blank, no control
     /// characters but tabs and line breaks; trimmed.
     #[oai(validator(
@@ -40,7 +40,7 @@ pub struct NewPost {
         max_length = 10000,
         pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
     ))]
-    pub body: String,
+    pub body: Text,
 }
 
 impl Example for NewPost {
@@ -61,14 +61,14 @@ pub struct PostChange {
         max_length = 120,
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     ))]
-    pub title: Option<String>,
+    pub title: Omittable<Text>,
     /// As for a new post.
     #[oai(validator(
         min_length = 1,
         max_length = 10000,
         pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
     ))]
-    pub body: Option<String>,
+    pub body: Omittable<Text>,
 }
 
 /// The spec's patterns are the domain's rules, written out (the derive
@@ -95,9 +95,9 @@ fn the_spec_patterns_are_the_domain_rules() {
 
 error_set! {
     ListErrors = [400];
-    CreateErrors = [400, 401, 403, 413, 415, 422];
+    CreateErrors = [400, 401, 403, 413, 415, 422, 429];
     GetErrors = [404];
-    UpdateErrors = [400, 401, 403, 404, 413, 415, 422];
+    UpdateErrors = [400, 401, 403, 404, 413, 415, 422, 429];
     DeleteErrors = [401, 403, 404];
 }
 
@@ -158,6 +158,14 @@ pub fn post_error(e: PostError) -> ApiError {
                 .join(" ");
             ApiError::unprocessable(message)
         }
+        PostError::Throttled { retry_after } => ApiError {
+            retry_after: Some(retry_after.as_secs()),
+            ..ApiError::new(
+                poem::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_posts",
+                posts::throttled_message(retry_after),
+            )
+        },
         PostError::Unexpected(e) => ApiError::internal(e),
     }
 }
@@ -186,7 +194,11 @@ impl PostsApi {
         )]
         limit: Query<u64>,
     ) -> Result<ListResponse, Errors<ListErrors>> {
-        let page = posts::feed(&state.0.reads, cursor(before.0.as_deref())?, limit.0)
+        let limit = posts::PageLimit {
+            posts: limit.0,
+            bytes: state.0.settings.api_page_size,
+        };
+        let page = posts::feed(&state.0.reads, cursor(before.0.as_deref())?, limit)
             .await
             .map_err(post_error)?;
         Ok(ListResponse::Ok(Json(page.into())))
@@ -202,10 +214,10 @@ impl PostsApi {
         body: Json<NewPost>,
     ) -> Result<CreateResponse, Errors<CreateErrors>> {
         let input = PostInput {
-            title: Some(&body.0.title),
-            body: Some(&body.0.body),
+            title: Some(body.0.title.as_str()),
+            body: Some(body.0.body.as_str()),
         };
-        let post = posts::create(&state.0.db, &auth.0, input)
+        let post = posts::create(&state.0.db, &state.0.throttle, &auth.0, input)
             .await
             .map_err(post_error)?;
         let location = format!("/api/posts/{}", post.id);
@@ -239,10 +251,10 @@ impl PostsApi {
     ) -> Result<PostResponse, Errors<UpdateErrors>> {
         let id = id_of(&id.0)?;
         let input = PostInput {
-            title: body.0.title.as_deref(),
-            body: body.0.body.as_deref(),
+            title: body.0.title.as_ref().map(Text::as_str),
+            body: body.0.body.as_ref().map(Text::as_str),
         };
-        let post = posts::update(&state.0.db, &auth.0, id, input)
+        let post = posts::update(&state.0.db, &state.0.throttle, &auth.0, id, input)
             .await
             .map_err(post_error)?;
         Ok(PostResponse::Ok(Json(post.into())))

@@ -7,7 +7,7 @@ use super::{
     ApiTags,
     auth::{CsrfHeader, SessionAuth},
     error::{ApiError, Errors, error_set},
-    objects::UserObject,
+    objects::{Omittable, Text, UserObject},
 };
 use crate::{
     accounts::{self, LoginAttempt, LoginError, PasswordChange, PasswordChangeError},
@@ -26,15 +26,15 @@ pub struct SessionApi;
 pub struct LoginRequest {
     /// Case does not matter.
     #[oai(validator(min_length = 1, max_length = 32))]
-    pub username: String,
+    pub username: Text,
     /// A password longer than any can be (256 characters) is a failed
     /// login like any other wrong one (401), checked without hashing.
     #[oai(validator(min_length = 1))]
-    pub password: String,
+    pub password: Text,
     /// Keep the session for the long idle time, with a lasting cookie
     /// (true), or end it after the short idle time and with the browser.
     /// Defaults to true.
-    pub remember: Option<bool>,
+    pub remember: Omittable<bool>,
 }
 
 impl Example for LoginRequest {
@@ -42,7 +42,7 @@ impl Example for LoginRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
-            remember: Some(true),
+            remember: Omittable(Some(true)),
         }
     }
 }
@@ -58,11 +58,11 @@ pub struct CsrfTokenObject {
 #[derive(Object)]
 pub struct PasswordChangeRequest {
     #[oai(validator(min_length = 1))]
-    pub current_password: String,
+    pub current_password: Text,
     /// At least `--password-min-length` (8) and at most 256 characters,
     /// taken whole; not a common password, not like the username, not all
     /// digits, and not the current one. A refusal names its rule in `error`.
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 error_set! {
@@ -128,19 +128,19 @@ impl SessionApi {
         body: Json<LoginRequest>,
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
         let state = state.0;
-        let password = PasswordInput::new(body.0.password);
+        let password = PasswordInput::new(body.0.password.0);
         let attempt = state
             .accounts
             .log_in(LoginAttempt {
-                username: &body.0.username,
+                username: body.0.username.as_str(),
                 password: &password,
                 client_ip: client::ip(req, state.settings.trust_proxy),
-                device: session.known_device(&body.0.username),
+                device: session.known_device(body.0.username.as_str()),
             })
             .await;
         match attempt {
             Ok(who) => {
-                let remember = body.0.remember.unwrap_or(true);
+                let remember = body.0.remember.0.unwrap_or(true);
                 session
                     .login(&who, remember)
                     .await
@@ -207,8 +207,8 @@ impl SessionApi {
         body: Json<PasswordChangeRequest>,
     ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
         let state = state.0;
-        let current = PasswordInput::new(body.0.current_password);
-        let new = PasswordInput::new(body.0.new_password);
+        let current = PasswordInput::new(body.0.current_password.0);
+        let new = PasswordInput::new(body.0.new_password.0);
         let change = PasswordChange {
             current: &current,
             new: &new,

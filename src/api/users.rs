@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     error::{ApiError, Errors, error_set},
-    objects::{PostPage, UserObject},
+    objects::{PostPage, Text, UserObject},
     posts::{cursor, post_error},
 };
 use crate::{
@@ -30,11 +30,11 @@ pub struct UsersApi;
 pub struct SignupRequest {
     /// 3–32 letters, digits or `_`; stored lowercase.
     #[oai(validator(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_]{3,32}$"))]
-    pub username: String,
+    pub username: Text,
     /// At least `--password-min-length` (8) and at most 256 characters,
     /// taken whole; not a common password, not like the username, not all
     /// digits. A refusal names its rule in `error`.
-    pub password: String,
+    pub password: Text,
 }
 
 impl Example for SignupRequest {
@@ -92,9 +92,9 @@ impl UsersApi {
         body: Json<SignupRequest>,
     ) -> Result<SignupResponse, Errors<SignupErrors>> {
         let state = state.0;
-        let password = PasswordInput::new(body.0.password);
+        let password = PasswordInput::new(body.0.password.0);
         let input = SignupInput {
-            username: &body.0.username,
+            username: body.0.username.as_str(),
             password: &password,
             password_confirm: None,
         };
@@ -163,7 +163,11 @@ impl UsersApi {
         limit: Query<u64>,
     ) -> Result<UserPostsResponse, Errors<UserPostsErrors>> {
         let before = cursor(before.0.as_deref())?;
-        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit.0)
+        let limit = posts::PageLimit {
+            posts: limit.0,
+            bytes: state.0.settings.api_page_size,
+        };
+        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit)
             .await
             .map_err(|e| match e {
                 posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),

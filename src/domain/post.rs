@@ -10,6 +10,14 @@ use uuid::Uuid;
 
 pub const TITLE_MAX: usize = 120;
 pub const BODY_MAX: usize = 10_000;
+/// Block quotes and lists nest at most this deep; deeper ones are shown as
+/// the text they are written in. (Deep nesting is what makes rendering, and
+/// above all sanitizing, slow and the HTML large.)
+pub const NESTING_MAX: usize = 16;
+/// A body's HTML may be at most this many times its source, plus
+/// [`RENDERED_SLACK`] bytes.
+pub const RENDERED_FACTOR: usize = 4;
+pub const RENDERED_SLACK: usize = 8 * 1024;
 
 /// The title rule as a pattern, for the API spec: no control characters (C0,
 /// DEL or C1, as `char::is_control`), and at least one that is not blank.
@@ -47,6 +55,10 @@ pub enum PostBodyError {
     TooLong,
     #[error("A post cannot hold control characters other than tabs and line breaks.")]
     ControlCharacter,
+    #[error(
+        "This post's formatting makes it too long to show: use fewer links, lists or quotes, or shorten it."
+    )]
+    TooLongRendered,
 }
 
 impl PostTitle {
@@ -88,9 +100,16 @@ impl PostBody {
     }
 
     /// The body as HTML that is safe to put in a page, as it is stored and
-    /// as the API serves it: its headings start at [`STORED_HEADINGS`].
-    pub fn to_html(&self) -> String {
-        render_markdown(&self.0, STORED_HEADINGS)
+    /// as the API serves it (its headings start at [`STORED_HEADINGS`]),
+    /// unless that HTML is longer than the cap ([`RENDERED_FACTOR`] times
+    /// the source, plus [`RENDERED_SLACK`]). Costs up to a few milliseconds:
+    /// call it off the async workers.
+    pub fn to_html(&self) -> Result<String, PostBodyError> {
+        let html = render_markdown(&self.0, STORED_HEADINGS);
+        if html.len() > self.0.len() * RENDERED_FACTOR + RENDERED_SLACK {
+            return Err(PostBodyError::TooLongRendered);
+        }
+        Ok(html)
     }
 }
 
@@ -125,41 +144,65 @@ pub const STORED_HEADINGS: Headings = Headings::StartingAt(HeadingLevel::H2);
 
 /// CommonMark to sanitized HTML. Raw HTML in the source is shown as the text
 /// it is, never passed through; images become links to the image (pages load
-/// nothing from other hosts); then the result is sanitized once more, so that
-/// nothing the parser lets through can carry script. Headings as `headings`
-/// says.
+/// nothing from other hosts); block quotes and lists nested deeper than
+/// [`NESTING_MAX`] are shown as their source text; headings as `headings`
+/// says; then the result is sanitized once more, so that nothing the parser
+/// lets through can carry script.
 pub fn render_markdown(source: &str, headings: Headings) -> String {
     let mut outline = Outline::new(headings);
-    let events = Parser::new(source).map(|event| match event {
-        Event::Start(Tag::Heading {
-            level,
-            id,
-            classes,
-            attrs,
-        }) => Event::Start(Tag::Heading {
-            level: outline.open(level),
-            id,
-            classes,
-            attrs,
-        }),
-        Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Heading(outline.close())),
-        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }),
-        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
-        other => other,
-    });
+    let mut events = Vec::new();
+    let mut depth = 0;
+    // While inside a container too deep to render: how deep in it we are.
+    let mut skipping = 0;
+    for (event, range) in Parser::new(source).into_offset_iter() {
+        let nests = match &event {
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_)) => 1,
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_)) => -1,
+            _ => 0,
+        };
+        if skipping > 0 {
+            skipping += nests;
+            continue;
+        }
+        if nests == 1 && depth == NESTING_MAX {
+            events.push(Event::Start(Tag::Paragraph));
+            events.push(Event::Text(source[range].trim_end().into()));
+            events.push(Event::End(TagEnd::Paragraph));
+            skipping = 1;
+            continue;
+        }
+        depth = depth.saturating_add_signed(nests);
+        events.push(match event {
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Event::Start(Tag::Heading {
+                level: outline.open(level),
+                id,
+                classes,
+                attrs,
+            }),
+            Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Heading(outline.close())),
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }),
+            Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+            other => other,
+        });
+    }
     let mut html = String::with_capacity(source.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
     SANITIZER.clean(&html).to_string()
 }
 
@@ -212,6 +255,12 @@ pub struct Post {
 }
 
 impl Post {
+    /// About the bytes the post takes in an answer: its text, and room for
+    /// the rest of its fields.
+    pub fn size(&self) -> usize {
+        self.title.len() + self.body.len() + self.body_html.len() + self.author.len() + 200
+    }
+
     pub fn cursor(&self) -> Cursor {
         Cursor {
             created_at: self.created_at,
@@ -315,6 +364,9 @@ pub struct FeedPage {
     pub next: Option<Cursor>,
 }
 
+/// 10000-01-01T00:00:00Z in microseconds since 1970: cursors end before it.
+const CURSOR_END_MICROS: i64 = 253_402_300_800_000_000;
+
 /// Where a page of posts ends: the `created_at` and id of its last post. The
 /// next page holds the posts strictly older, in the same order
 /// (`created_at DESC, id DESC`), so that posts arriving meanwhile shift
@@ -326,10 +378,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Reads `<microseconds since 1970>_<uuid in hex>`; anything else is `None`.
+    /// Reads `<microseconds since 1970>_<uuid in hex>`; anything else,
+    /// or a time outside 1970-01-01 … 9999-12-31 (which no post has, and
+    /// which not every database can compare with), is `None`.
     pub fn parse(raw: &str) -> Option<Self> {
         let (micros, id) = raw.split_once('_')?;
-        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let micros: i64 = micros.parse().ok()?;
+        if !(0..CURSOR_END_MICROS).contains(&micros) {
+            return None;
+        }
+        let created_at = DateTime::from_timestamp_micros(micros)?;
         let id = Uuid::try_parse(id).ok()?;
         Some(Self { created_at, id })
     }
@@ -443,6 +501,61 @@ mod tests {
         assert!(html.contains("<em>emphasis</em>"), "{html}");
         assert!(html.contains("<code>code</code>"), "{html}");
         assert!(html.contains("<li>one</li>"), "{html}");
+    }
+
+    #[test]
+    fn block_quotes_and_lists_deeper_than_the_limit_are_shown_as_text() {
+        let html = render_markdown(&format!("{}deep", "> ".repeat(20)), Headings::AsWritten);
+        assert_eq!(html.matches("<blockquote>").count(), NESTING_MAX, "{html}");
+        assert!(html.contains("&gt; &gt; &gt; &gt; deep"), "{html}");
+        let html = render_markdown(&format!("{}deep", "- ".repeat(20)), Headings::AsWritten);
+        assert_eq!(html.matches("<ul>").count(), NESTING_MAX, "{html}");
+        assert!(html.contains("- - - - deep"), "{html}");
+        // Up to the limit, nesting renders as usual, and what follows the
+        // deep part does too.
+        let html = render_markdown(
+            &format!("{}x\n\nafter *this*", "> ".repeat(NESTING_MAX)),
+            Headings::AsWritten,
+        );
+        assert_eq!(html.matches("<blockquote>").count(), NESTING_MAX, "{html}");
+        assert!(html.contains("<em>this</em>"), "{html}");
+        let nested: String = (0..20)
+            .map(|i| format!("{}- level {i}\n", "  ".repeat(i)))
+            .collect();
+        let html = render_markdown(&nested, Headings::AsWritten);
+        assert_eq!(html.matches("<ul>").count(), NESTING_MAX, "{html}");
+        assert!(html.contains("level 19"), "{html}");
+    }
+
+    #[test]
+    fn abusive_bodies_render_within_the_cap_or_are_refused() {
+        for source in [
+            ">".repeat(9_999),
+            "- ".repeat(5_000),
+            "> ".repeat(5_000),
+            format!("{}a", "- ".repeat(4_999)),
+            format!("{}a", "1. ".repeat(3_333)),
+            "> - ".repeat(2_500),
+        ] {
+            let body = PostBody::parse(&source).unwrap();
+            match body.to_html() {
+                Ok(html) => assert!(
+                    html.len() <= body.as_str().len() * RENDERED_FACTOR + RENDERED_SLACK,
+                    "{} bytes",
+                    html.len()
+                ),
+                Err(e) => assert_eq!(e, PostBodyError::TooLongRendered),
+            }
+        }
+    }
+
+    #[test]
+    fn html_beyond_the_cap_is_refused() {
+        // Each `&` becomes `&amp;`: five times the source.
+        let body = PostBody::parse(&"&".repeat(BODY_MAX)).unwrap();
+        assert_eq!(body.to_html(), Err(PostBodyError::TooLongRendered));
+        let body = PostBody::parse(&"&".repeat(2_000)).unwrap();
+        assert!(body.to_html().is_ok(), "short bodies have the slack");
     }
 
     #[test]
@@ -603,6 +716,14 @@ mod tests {
         };
         let s = c.to_string();
         assert_eq!(Cursor::parse(&s), Some(c));
+        for edge in [0, CURSOR_END_MICROS - 1] {
+            let raw = format!("{edge}_00000000000000000000000000000000");
+            assert!(Cursor::parse(&raw).is_some(), "{raw}");
+        }
+        assert_eq!(
+            DateTime::from_timestamp_micros(CURSOR_END_MICROS).map(|t| t.to_rfc3339()),
+            Some("+10000-01-01T00:00:00+00:00".to_owned())
+        );
         for bad in [
             "",
             "abc",
@@ -611,6 +732,9 @@ mod tests {
             "_abc",
             "x_0193",
             "99999999999999999999999_00000000000000000000000000000000",
+            "-1_00000000000000000000000000000000",
+            "-210866803200000001_00000000000000000000000000000000",
+            "253402300800000000_00000000000000000000000000000000",
         ] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }

@@ -26,10 +26,14 @@ use crate::{
 };
 
 /// A write of the data is retried this many times when other requests of the
-/// same session keep writing in between. Every failed attempt means another
-/// request's write succeeded, so even a burst of hundreds of requests on one
-/// session drains well within this.
+/// same session keep writing in between. Writes of one session through one
+/// instance take turns (see [`SessionManager::save`]), so only requests
+/// through other instances can make an attempt fail.
 const MAX_SAVE_ATTEMPTS: u32 = 64;
+
+/// Locks that make writes of the same session through this instance take
+/// turns: one per session id's stripe.
+const SAVE_STRIPES: usize = 64;
 
 /// How sessions behave: lifetimes, cookies, and limits.
 #[derive(Debug, Clone)]
@@ -53,6 +57,7 @@ pub struct SessionManager {
     cookie_name: String,
     trust_proxy: bool,
     max_per_user: usize,
+    saving: Box<[tokio::sync::Mutex<()>]>,
 }
 
 fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
@@ -70,6 +75,9 @@ impl SessionManager {
             cookie_name,
             trust_proxy: config.trust_proxy,
             max_per_user: config.max_per_user,
+            saving: (0..SAVE_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -252,7 +260,13 @@ impl SessionManager {
                 });
                 let refreshed = slid.map(|d| d.max_age_secs(now));
                 if !state.ops.is_empty() {
-                    self.save(current, &state.ops, touch).await?;
+                    // The request's action is done: a change of the session's
+                    // data (a queued message) that keeps losing races to
+                    // other instances is given up rather than turned into an
+                    // error for an action that succeeded.
+                    if let Err(e) = self.save(current, &state.ops, touch).await {
+                        tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "a session's data change was dropped");
+                    }
                 } else if let Some(touch) = &touch {
                     sessions::touch(self.db(), current.id, touch)
                         .await
@@ -278,7 +292,9 @@ impl SessionManager {
     /// Compare-and-swap: the data is written only over the version it was
     /// read at. When another request of the same session wrote first, the
     /// row is read again and this request's changes are replayed on top, so
-    /// neither request's change is lost.
+    /// neither request's change is lost. Writes of one session through this
+    /// instance take turns, so that a burst of requests of one session
+    /// costs each at most one reload, rather than racing each other.
     async fn save(
         &self,
         mut current: StoredSession,
@@ -288,6 +304,8 @@ impl SessionManager {
         if ops.is_empty() && touch.is_none() {
             return Ok(());
         }
+        let stripe = current.id.as_u128() as usize % self.saving.len();
+        let _turn = self.saving[stripe].lock().await;
         for attempt in 0..MAX_SAVE_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;

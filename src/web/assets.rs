@@ -110,9 +110,12 @@ fn respond(name: &str, req: &Request) -> Response {
             HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
         )
         .header(header::CACHE_CONTROL, cache);
-    let fresh = req
-        .header(header::IF_NONE_MATCH)
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = req.header(header::IF_NONE_MATCH).is_some_and(|tags| {
+        // Weak comparison: a compressed copy carries the weak form.
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    });
     if fresh {
         return builder.status(StatusCode::NOT_MODIFIED).finish();
     }

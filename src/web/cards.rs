@@ -9,6 +9,10 @@
 //! keyed by the post's id and its `updated_at`, read from the database on
 //! every page view, so an edit or a deletion made through any instance shows
 //! at once.
+//!
+//! The cache is bounded by the bytes of HTML it holds (`--card-cache-size`),
+//! not by a count: a post's card may be a few hundred bytes or tens of
+//! kilobytes.
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -28,9 +32,8 @@ use crate::{
 const CARD: &str = "fragments/posts/card.html";
 const ACTIONS: &str = "fragments/posts/actions.html";
 const ARTICLE: &str = "fragments/posts/article.html";
-/// Cards kept at most. About 4 KiB each (both forms), so a few MiB; when
-/// full, the cache starts over, and the next pages render their cards again.
-const CAPACITY: usize = 2048;
+/// What a kept card costs beyond its HTML: key, map entry, two values.
+const ENTRY_OVERHEAD: usize = 128;
 
 type Key = (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>, Placement);
 
@@ -76,6 +79,12 @@ pub struct Card {
 }
 
 impl Card {
+    /// The memory the card holds.
+    fn bytes(&self) -> usize {
+        let len = |v: &Value| v.as_str().map_or(0, str::len);
+        len(&self.for_readers) + len(&self.for_author) + ENTRY_OVERHEAD
+    }
+
     /// The article as its author (`mine`) or anyone else sees it.
     pub fn article(&self, mine: bool) -> Value {
         if mine {
@@ -86,9 +95,18 @@ impl Card {
     }
 }
 
-#[derive(Default)]
 pub struct Cards {
-    cache: Mutex<HashMap<Key, Card>>,
+    cache: Mutex<Cache>,
+    /// Bytes of cards kept at most; when the next card would pass it, the
+    /// cache starts over, and the next pages render their cards again.
+    /// Zero keeps none.
+    budget: usize,
+}
+
+#[derive(Default)]
+struct Cache {
+    cards: HashMap<Key, Card>,
+    bytes: usize,
 }
 
 fn key(v: &PostVersion, placement: Placement) -> Key {
@@ -96,11 +114,40 @@ fn key(v: &PostVersion, placement: Placement) -> Key {
 }
 
 impl Cards {
-    fn cached(&self, v: &PostVersion, placement: Placement) -> Option<Card> {
-        self.lock().get(&key(v, placement)).cloned()
+    /// A cache of at most `budget` bytes of cards.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            cache: Mutex::default(),
+            budget,
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Card>> {
+    fn cached(&self, v: &PostVersion, placement: Placement) -> Option<Card> {
+        self.lock().cards.get(&key(v, placement)).cloned()
+    }
+
+    /// The bytes of the cards kept now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn keep(&self, key: Key, card: &Card) {
+        let size = card.bytes();
+        if size > self.budget {
+            return;
+        }
+        let mut cache = self.lock();
+        if cache.bytes + size > self.budget {
+            cache.cards.clear();
+            cache.bytes = 0;
+        }
+        if let Some(old) = cache.cards.insert(key, card.clone()) {
+            cache.bytes -= old.bytes();
+        }
+        cache.bytes += size;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         // A panic while holding the lock leaves plain cached strings behind.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -152,11 +199,7 @@ impl Cards {
             for_readers: article(None)?,
             for_author: article(Some(&actions))?,
         };
-        let mut cache = self.lock();
-        if cache.len() >= CAPACITY {
-            cache.clear();
-        }
-        cache.insert(key(&v, placement), card.clone());
+        self.keep(key(&v, placement), &card);
         Ok(card)
     }
 
@@ -173,7 +216,7 @@ impl Cards {
             let cache = self.lock();
             versions
                 .iter()
-                .map(|v| cache.get(&key(v, Placement::Feed)).cloned())
+                .map(|v| cache.cards.get(&key(v, Placement::Feed)).cloned())
                 .collect()
         };
         let missing: Vec<uuid::Uuid> = versions
@@ -218,5 +261,45 @@ mod tests {
         };
         assert_eq!(top(STORED_HEADINGS), Placement::Page.title_level() + 1);
         assert_eq!(top(FEED_HEADINGS), Placement::Feed.title_level() + 1);
+    }
+
+    fn card(bytes: usize) -> Card {
+        Card {
+            for_readers: Value::from_safe_string("r".repeat(bytes / 2)),
+            for_author: Value::from_safe_string("a".repeat(bytes / 2)),
+        }
+    }
+
+    fn key_of(n: u128) -> Key {
+        (uuid::Uuid::from_u128(n), None, Placement::Feed)
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_budget_in_bytes() {
+        let cards = Cards::new(100_000);
+        for n in 0..1_000 {
+            cards.keep(key_of(n), &card(3_000 + (n as usize % 7) * 1_000));
+            assert!(cards.bytes() <= 100_000, "{} bytes", cards.bytes());
+        }
+        assert!(cards.bytes() > 0);
+    }
+
+    #[test]
+    fn a_card_larger_than_the_budget_is_not_kept_and_zero_keeps_none() {
+        let cards = Cards::new(10_000);
+        cards.keep(key_of(1), &card(20_000));
+        assert_eq!(cards.bytes(), 0);
+        let none = Cards::new(0);
+        none.keep(key_of(1), &card(10));
+        assert_eq!(none.bytes(), 0);
+    }
+
+    #[test]
+    fn a_card_kept_again_is_counted_once() {
+        let cards = Cards::new(100_000);
+        cards.keep(key_of(1), &card(1_000));
+        let once = cards.bytes();
+        cards.keep(key_of(1), &card(1_000));
+        assert_eq!(cards.bytes(), once);
     }
 }

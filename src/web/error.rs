@@ -12,7 +12,7 @@ use super::{
     htmx::{self, Hx},
     render::{Templates, View},
 };
-use crate::middleware::{BodyTooLarge, ServerFailure};
+use crate::middleware::{BodyTimedOut, BodyTooLarge, ServerFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -25,6 +25,12 @@ pub enum WebError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// A limit refused the request; it may be tried again after `retry_after`.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("Something went wrong on our side. Please try again.")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -36,6 +42,7 @@ impl ResponseError for WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,6 +162,7 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
         }
         Some(web) => web.to_string(),
         None if err.is::<BodyTooLarge>() => BodyTooLarge.to_string(),
+        None if err.is::<BodyTimedOut>() => BodyTimedOut.to_string(),
         None => {
             if status.is_server_error() {
                 let f = ServerFailure::of(&err);
@@ -177,6 +185,10 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
             view.page("pages/error.html", &page)
         }
     });
+    let retry_after = match err.downcast_ref::<WebError>() {
+        Some(WebError::Throttled { retry_after, .. }) => Some(*retry_after),
+        _ => None,
+    };
     let mut resp = match rendered {
         Some(Ok(resp)) => resp.with_status(status).into_response(),
         Some(Err(e)) => {
@@ -193,7 +205,7 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
     if let Some(failure) = failure {
         failure.mark(&mut resp);
     }
-    resp
+    with_retry_after(resp, retry_after)
 }
 
 /// An error fragment is shown in the page's message area, whatever the

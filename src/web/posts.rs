@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::CurrentUser,
     cards::Placement,
-    error::{WebError, WebResult},
+    error::{WebError, WebResult, with_retry_after},
     htmx,
     render::View,
 };
@@ -51,6 +51,10 @@ impl From<PostError> for WebError {
             PostError::NotFound => WebError::NotFound("There is no such post."),
             PostError::Forbidden => WebError::Forbidden("Only its author can change this post."),
             PostError::Invalid(_) => WebError::BadRequest("The post has errors.".into()),
+            PostError::Throttled { retry_after } => WebError::Throttled {
+                message: posts::throttled_message(retry_after),
+                retry_after,
+            },
             PostError::Unexpected(e) => WebError::Unexpected(e),
         }
     }
@@ -170,6 +174,8 @@ struct FormView {
 struct ErrorsView {
     title: Option<String>,
     body: Option<String>,
+    /// Not about one field: the posting limit.
+    form: Option<String>,
 }
 
 impl From<PostErrors> for ErrorsView {
@@ -177,7 +183,46 @@ impl From<PostErrors> for ErrorsView {
         Self {
             title: e.title,
             body: e.body,
+            form: None,
         }
+    }
+}
+
+/// Why a post was sent back with its form: the errors to show, the status
+/// (422 for errors of the post, 429 for the posting limit) and, for the
+/// limit, when to try again.
+struct Refusal {
+    errors: ErrorsView,
+    status: StatusCode,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl Refusal {
+    /// The refusal in `e`, or `e` itself when it is not one.
+    fn of(e: PostError) -> Result<Self, WebError> {
+        match e {
+            PostError::Invalid(errors) => Ok(Self {
+                errors: errors.into(),
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                retry_after: None,
+            }),
+            PostError::Throttled { retry_after } => Ok(Self {
+                errors: ErrorsView {
+                    form: Some(posts::throttled_message(retry_after)),
+                    ..Default::default()
+                },
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after: Some(retry_after),
+            }),
+            other => Err(other.into()),
+        }
+    }
+
+    fn answer(&self, resp: Response) -> Response {
+        with_retry_after(
+            resp.with_status(self.status).into_response(),
+            self.retry_after,
+        )
     }
 }
 
@@ -219,7 +264,7 @@ async fn create(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let inline = view.hx().wants_fragment();
-    match posts::create(&state.db, &user, form.input()).await {
+    match posts::create(&state.db, &state.throttle, &user, form.input()).await {
         Ok(post) if inline => {
             // The new post goes on top of the feed; the composer empties.
             let created = CreatedView {
@@ -234,13 +279,18 @@ async fn create(
         // The post's page is confirmation enough; no message is queued, so
         // publishing writes nothing to the session.
         Ok(post) => Ok(view.redirect(&format!("/posts/{}", post.id))),
-        Err(PostError::Invalid(errors)) => {
+        Err(e) => {
+            let refusal = Refusal::of(e)?;
             let again = FormView {
                 title: form.title,
                 body: form.body,
-                errors: errors.into(),
+                errors: refusal.errors,
                 inline,
                 oob: false,
+            };
+            let refusal = Refusal {
+                errors: ErrorsView::default(),
+                ..refusal
             };
             let mut resp = view.render(NEW_PAGE, FORM, again)?;
             if inline {
@@ -250,11 +300,8 @@ async fn create(
                 resp.headers_mut()
                     .insert("HX-Reswap", HeaderValue::from_static("outerHTML"));
             }
-            Ok(resp
-                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-                .into_response())
+            Ok(refusal.answer(resp))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -329,7 +376,7 @@ async fn update(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let id = posts::parse_id(&id)?;
-    match posts::update(&state.db, &user, id, form.input()).await {
+    match posts::update(&state.db, &state.throttle, &user, id, form.input()).await {
         Ok(post) if view.hx().wants_fragment() => {
             let post = PostView::new(&view, &post, placement(&view, &id.to_string()))?;
             view.fragment(POST, ShowView { post })
@@ -338,14 +385,16 @@ async fn update(
             view.flash("Your post is updated.")?;
             Ok(view.redirect(&format!("/posts/{}", post.id)))
         }
-        Err(PostError::Invalid(errors)) => {
-            let again = EditView::new(&view, id.to_string(), form.title, form.body, errors.into());
+        Err(e) => {
+            let refusal = Refusal::of(e)?;
+            let again = EditView::new(&view, id.to_string(), form.title, form.body, refusal.errors);
+            let refusal = Refusal {
+                errors: ErrorsView::default(),
+                ..refusal
+            };
             let resp = view.render(EDIT_PAGE, EDIT_FORM, again)?;
-            Ok(resp
-                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-                .into_response())
+            Ok(refusal.answer(resp))
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -23,8 +23,9 @@ export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tangerine-e2e-'));
   const child = spawn(
     BIN,
-    // The tests sign up more people from 127.0.0.1 than a public site allows.
-    ['--addr', '127.0.0.1:0', '--database-url', `sqlite://${dir}/e2e.db`, '--signup-limit', '0', ...extraArgs],
+    // The tests sign up more people from 127.0.0.1, and write more posts per
+    // person, than a public site allows.
+    ['--addr', '127.0.0.1:0', '--database-url', `sqlite://${dir}/e2e.db`, '--signup-limit', '0', '--post-limit', '0', ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
   );
   const log = [];

@@ -27,11 +27,11 @@ if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "
 fi
 [ -x "$BIN" ] || cargo build --locked --bin tangerine
 
-# No login, sign-up or hashing-queue limits: the fuzzer's thousands of wrong
-# logins and sign-ups from one address would otherwise (rightly) get 429 for
-# everything after the first few.
+# No login, sign-up, posting or hashing-queue limits: the fuzzer's thousands
+# of wrong logins, sign-ups from one address and posts would otherwise
+# (rightly) get 429 for everything after the first few.
 "$BIN" --addr "127.0.0.1:$PORT" --database-url "$DB_URL" --login-max-failures 0 \
-  --login-max-failures-per-address 0 --signup-limit 0 --max-pending-logins 0 \
+  --login-max-failures-per-address 0 --signup-limit 0 --max-pending-logins 0 --post-limit 0 \
   > "$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }

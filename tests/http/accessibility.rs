@@ -345,7 +345,8 @@ async fn under_htmx_a_form_with_errors_comes_back_with_its_summary_and_marked_fi
 
 #[tokio::test]
 async fn older_pages_lead_back_to_newer_posts_and_the_last_says_it_is_the_end() {
-    let app = spawn_app().await;
+    // More posts than one account may write in ten minutes.
+    let app = spawn_app_with(&["--post-limit", "0"]).await;
     let visitor = app.new_browser();
     let empty = visitor.get_text("/").await;
     assert!(empty.contains("No posts yet."), "{empty}");

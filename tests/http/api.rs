@@ -740,3 +740,48 @@ async fn control_characters_are_refused_on_every_database() {
     error_of(login, StatusCode::UNAUTHORIZED, "bad_credentials").await;
     assert_eq!(app.count("posts").await, 0);
 }
+
+/// `limit` bounds a page in posts, `--api-page-size` in bytes: long posts
+/// make shorter pages, which still page through every post exactly once.
+#[tokio::test]
+async fn a_page_of_posts_is_bounded_in_bytes_as_well_as_in_posts() {
+    let app = spawn_app_with(&["--api-page-size", "64KiB", "--post-limit", "0"]).await;
+    app.api_user("alice").await;
+    let body = "word ".repeat(1_800);
+    for i in 0..10 {
+        let resp = app
+            .api_send(
+                reqwest::Method::POST,
+                "/api/posts",
+                Some(serde_json::json!({"title": format!("Long {i}"), "body": body})),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/posts?limit=100".to_owned();
+    loop {
+        let resp = app.get(&path).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.len() < 64 * 1024 + 20 * 1024, "{} bytes", bytes.len());
+        let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let posts = page["posts"].as_array().unwrap();
+        assert!(
+            !posts.is_empty() && posts.len() < 10,
+            "{} posts",
+            posts.len()
+        );
+        seen.extend(
+            posts
+                .iter()
+                .map(|p| p["title"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/posts?limit=100&before={next}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..10).rev().map(|i| format!("Long {i}")).collect();
+    assert_eq!(seen, expected);
+}

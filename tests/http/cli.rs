@@ -741,7 +741,14 @@ fn each_subcommand_help_lists_only_its_own_flags() {
         "--max-pending-logins",
         "--password-min-length",
         "--signup-limit",
+        "--post-limit",
         "--trust-proxy",
+        "--max-connections",
+        "--idle-timeout",
+        "--header-timeout",
+        "--body-timeout",
+        "--card-cache-size",
+        "--api-page-size",
     ];
     let database = ["--database-url", "--sqlite-synchronous"];
     for args in [["migrate", "--help"], ["clear-sessions", "--help"]] {
@@ -846,7 +853,7 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
     has(&log, &applied);
     has(
         &log,
-        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --login-max-failures 5, --login-max-failures-per-address 50, --login-window 15m, --max-pending-logins 64, --password-min-length 8, --signup-limit 10/1h",
+        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --login-max-failures 5, --login-max-failures-per-address 50, --login-window 15m, --max-pending-logins 64, --password-min-length 8, --signup-limit 10/1h, --post-limit 30/10m, --max-connections 768, --idle-timeout 30s, --header-timeout 10s, --body-timeout 30s",
     );
     has(
         &log,

@@ -3,7 +3,8 @@
 
 use std::{
     io::{BufRead, BufReader},
-    process::Child,
+    os::unix::process::CommandExt,
+    process::{Child, Command, Stdio},
     sync::LazyLock,
     time::Duration,
 };
@@ -676,6 +677,62 @@ pub fn wait_until_serving(child: &mut Child) -> String {
     };
     std::thread::spawn(move || lines.for_each(drop));
     address
+}
+
+/// The server process, killed when the test ends however it ends.
+pub struct Server {
+    pub child: Child,
+    pub address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the `tangerine` binary on port 0 with `args`, and with
+/// `RLIMIT_NOFILE` at `max_files` when given.
+pub fn serve_binary(database_url: &str, args: &[&str], max_files: Option<u64>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tangerine"));
+    command
+        .args(["--addr", "127.0.0.1:0", "--database-url", database_url])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(files) = max_files {
+        // SAFETY: setrlimit is async-signal-safe, and nothing else runs here.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: files,
+                    rlim_max: files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let address = wait_until_serving(&mut child);
+    Server { child, address }
+}
+
+/// CPU time the process has used (user and system), from `/proc`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
 }
 
 #[cfg(test)]

@@ -625,7 +625,8 @@ async fn scripts_in_titles_and_bodies_are_rendered_harmless() {
 
 #[tokio::test]
 async fn forty_five_posts_page_as_20_20_and_5_with_none_missing_or_repeated() {
-    let app = spawn_app().await;
+    // More posts than the posting limit allows one account.
+    let app = spawn_app_with(&["--post-limit", "0"]).await;
     app.signed_up("alice").await;
     let mut published = Vec::new();
     for i in 0..45 {
@@ -654,7 +655,8 @@ async fn forty_five_posts_page_as_20_20_and_5_with_none_missing_or_repeated() {
 
 #[tokio::test]
 async fn pages_stay_exact_while_new_posts_arrive() {
-    let app = spawn_app().await;
+    // More posts than the posting limit allows one account.
+    let app = spawn_app_with(&["--post-limit", "0"]).await;
     app.signed_up("alice").await;
     let mut published = Vec::new();
     for i in 0..45 {
@@ -752,7 +754,8 @@ async fn a_persons_page_lists_only_their_posts_and_pages_the_same_way() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_posts_make_exactly_two_hundred_rows() {
-    let app = spawn_app().await;
+    // More posts than the posting limit allows one account.
+    let app = spawn_app_with(&["--post-limit", "0"]).await;
     app.signed_up("alice").await;
     let token = app.csrf_token().await;
     let mut tasks = tokio::task::JoinSet::new();

@@ -127,14 +127,16 @@ async fn main() -> anyhow::Result<()> {
     db::migrate(&db).await.context("Failed to migrate")?;
 
     // The seed signs people up as the site would, without its limits.
+    let unlimited = Throttle::new(Limits {
+        login_failures: LimitSetting::Off,
+        login_failures_per_address: LimitSetting::Off,
+        signups: LimitSetting::Off,
+        posts: LimitSetting::Off,
+    });
     let accounts = Accounts::new(
         db.clone(),
         PasswordHasher::per_cpu(0),
-        Throttle::new(Limits {
-            login_failures: LimitSetting::Off,
-            login_failures_per_address: LimitSetting::Off,
-            signups: LimitSetting::Off,
-        }),
+        unlimited.clone(),
         PasswordRules::default(),
     );
     let password = PasswordInput::new(args.password.clone());
@@ -167,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         };
         posts::create(
             &db,
+            &unlimited,
             &user,
             PostInput {
                 title: Some(&title),
