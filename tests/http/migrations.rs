@@ -1,6 +1,7 @@
 //! The schema's migrations, each with its `down`.
 
 use migration::MigratorTrait;
+use sea_orm::TransactionTrait;
 use tangerine::db::StoredBodies;
 
 /// The migrations as the application runs them.
@@ -15,14 +16,18 @@ async fn every_migration_goes_down_and_up_again() {
         .await
         .expect("connect");
     tangerine::db::migrate(&db).await.expect("up");
-    Migrator::down(&db, None).await.expect("every down");
+    // On one connection, in one transaction, as start-up migrates: the
+    // schema changes of one step are then surely seen by the next.
+    let txn = db.begin().await.expect("a transaction");
+    Migrator::down(&txn, None).await.expect("every down");
     assert!(
-        Migrator::get_applied_migrations(&db)
+        Migrator::get_applied_migrations(&txn)
             .await
             .expect("the bookkeeping")
             .is_empty()
     );
-    Migrator::up(&db, None).await.expect("up again");
+    Migrator::up(&txn, None).await.expect("up again");
+    txn.commit().await.expect("commit");
     db.close().await.ok();
     // The schema that came back up serves.
     let settings = settings_for(&database, &[]);
