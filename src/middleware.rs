@@ -1,27 +1,40 @@
 //! Cross-cutting HTTP middleware: the request log, security headers, paths
-//! that do not decode, and the request body limit.
+//! that do not decode, and the request body limit; and what a request that
+//! failed on the server's side is answered and logged with.
 
-use std::time::Instant;
+use std::{error::Error, fmt, net::IpAddr, time::Instant};
 
 use bytes::Bytes;
 use poem::{
-    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    Body, Endpoint, IntoResponse, Middleware, Request, Response, Result,
     http::{HeaderName, HeaderValue, StatusCode, header},
 };
 
-/// One log line per request: method, path, status and milliseconds. The
-/// query string is left out, and no header or body is ever logged.
-pub struct RequestLog;
+/// One log line per request: the client's address (as the login throttle
+/// sees it: the rightmost `X-Forwarded-For` entry under `--trust-proxy`),
+/// method, path, status, bytes of the body sent, and milliseconds; for a
+/// request that failed on the server's side, what failed (see
+/// [`FailureNote`]), at `WARN` for an outage (503) and `ERROR` otherwise.
+/// The query string is left out, and no header or body is ever logged.
+pub struct RequestLog {
+    pub trust_proxy: bool,
+}
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestLogEndpoint(inner)
+        RequestLogEndpoint {
+            inner,
+            trust_proxy: self.trust_proxy,
+        }
     }
 }
 
-pub struct RequestLogEndpoint<E>(E);
+pub struct RequestLogEndpoint<E> {
+    inner: E,
+    trust_proxy: bool,
+}
 
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
@@ -30,19 +43,128 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let resp = match self.0.call(req).await {
+        let client = Client(crate::client::ip(&req, self.trust_proxy));
+        let mut resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => err.into_response(),
         };
+        let bytes = BodyLen(body_len(&mut resp));
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(
-            target: "tangerine::request",
-            "{method} {path} {} {ms:.2}ms",
-            resp.status().as_u16()
-        );
+        let status = resp.status().as_u16();
+        match resp.extensions_mut().remove::<FailureNote>() {
+            None => tracing::info!(
+                target: "tangerine::request",
+                "{client} {method} {path} {status} {bytes} {ms:.2}ms"
+            ),
+            Some(FailureNote(note)) if status == 503 => tracing::warn!(
+                target: "tangerine::request",
+                "{client} {method} {path} {status} {bytes} {ms:.2}ms: {note}"
+            ),
+            Some(FailureNote(note)) => tracing::error!(
+                target: "tangerine::request",
+                "{client} {method} {path} {status} {bytes} {ms:.2}ms: {note}"
+            ),
+        }
         Ok(resp)
     }
 }
+
+/// The client's address in the log, `-` when unknown.
+struct Client(Option<IpAddr>);
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// The body's length in the log: `1234B`, or `-B` for a body whose length
+/// is known only once it has been streamed (Tangerine sends none such).
+struct BodyLen(Option<u64>);
+
+impl fmt::Display for BodyLen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}B"),
+            None => f.write_str("-B"),
+        }
+    }
+}
+
+/// The exact length of the response's body, when it is known before sending.
+fn body_len(resp: &mut Response) -> Option<u64> {
+    let boxed: http_body_util::combinators::BoxBody<Bytes, std::io::Error> =
+        resp.take_body().into();
+    let len = http_body::Body::size_hint(&boxed).exact();
+    resp.set_body(Body::from(boxed));
+    len
+}
+
+/// How long a client should wait before trying again after a 503.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// A request that failed on the server's side, as the answer and the log
+/// line tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFailure {
+    /// The database cannot be reached or used for now: 503, try again.
+    Unavailable(String),
+    /// Anything else, a panic included: 500.
+    Internal(String),
+}
+
+impl ServerFailure {
+    /// What `err` (and its causes) amount to: an outage when any cause is
+    /// a database error of one (see [`crate::db::errors::is_outage`]).
+    pub fn of(err: &(dyn Error + 'static)) -> Self {
+        let mut cause = Some(err);
+        let mut outage = false;
+        while let Some(e) = cause {
+            if let Some(db) = e.downcast_ref::<sea_orm::DbErr>() {
+                outage = crate::db::errors::is_outage(db);
+                break;
+            }
+            cause = e.source();
+        }
+        let told = crate::telemetry::one_line(err);
+        if outage {
+            ServerFailure::Unavailable(format!("database unavailable: {told}"))
+        } else {
+            ServerFailure::Internal(told)
+        }
+    }
+
+    /// A panic with this message.
+    pub fn panic(message: &str) -> Self {
+        ServerFailure::Internal(format!("panic: {message}"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerFailure::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Adds what the client and the log need to an answer made for this
+    /// failure: `Retry-After` on a 503, and the note for [`RequestLog`].
+    pub fn mark(&self, resp: &mut Response) {
+        if matches!(self, ServerFailure::Unavailable(_)) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        let (ServerFailure::Unavailable(note) | ServerFailure::Internal(note)) = self;
+        resp.extensions_mut().insert(FailureNote(note.clone()));
+    }
+}
+
+/// What failed, carried by an answer to the request log, which puts it on
+/// the request's own line: one line per failure.
+#[derive(Debug, Clone)]
+pub struct FailureNote(pub String);
 
 /// Makes every path decode to UTF-8 before routing: a byte sequence that is
 /// not UTF-8 (`/api/users/%ff`) becomes U+FFFD, escaped again. poem's router

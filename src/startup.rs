@@ -8,14 +8,16 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
+    RunError,
     accounts::Accounts,
     api,
     compress::Compression,
-    config::Settings,
+    config::{ConfigError, ListenAddr, Settings},
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
-    db::{self, Reads},
+    db::{self, IfMissing, Reads, Target},
     devices::DeviceCookies,
+    failures::Failures,
     middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
     server,
@@ -48,32 +50,62 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// The URL the start-up log offers: the host name given, or the address bound.
+    url: String,
     state: AppState,
     sessions: Arc<SessionManager>,
     csrf_key: CsrfKey,
     templates: Arc<Templates>,
+    /// Defaults lowered to fit values given (see `Settings::check`).
+    lowered: Vec<String>,
 }
 
 impl Application {
-    /// Connects, migrates and binds; the server starts with [`Self::run_until`].
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database_url).await.with_context(|| {
-            format!("Failed to connect to {}", settings.database_url_for_logs())
-        })?;
-        db::migrate(&db)
+    /// Checks the settings, binds the socket, then opens and migrates the
+    /// database, in that order: a configuration that cannot work or a port
+    /// in use leaves no database behind. The server starts with
+    /// [`Self::run_until`].
+    pub async fn build(mut settings: Settings) -> Result<Self, RunError> {
+        let checked = settings.check()?;
+        let (listener, addr) = listen(&settings.addr).await?;
+
+        let db = db::open(
+            settings.database.database_url.expose(),
+            &checked.database,
+            settings.database.sqlite_synchronous.to_sqlx(),
+            IfMissing::Create,
+        )
+        .await?;
+        match &checked.database {
+            Target::SqliteFile(_) => tracing::info!(
+                "database: {} (WAL, synchronous={})",
+                checked.database,
+                settings.database.sqlite_synchronous
+            ),
+            Target::SqliteMemory => tracing::info!(
+                "database: {} (gone when the process ends)",
+                checked.database
+            ),
+            Target::Postgres(_) => tracing::info!("database: {}", checked.database),
+        }
+        let applied = db::migrate(&db)
             .await
-            .context("Failed to apply migrations")?;
+            .map_err(|e| RunError::database("apply migrations", &checked.database, &e))?;
+        match applied.as_slice() {
+            [] => tracing::info!("migrations: none pending"),
+            names => tracing::info!("migrations: applied {} ({})", names.len(), names.join(", ")),
+        }
 
         let mut candidate = [0u8; 32];
         getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
         let key = db::signing_keys::get_or_create(&db, "csrf", candidate)
             .await
-            .context("Failed to load the CSRF key")?;
+            .map_err(|e| RunError::database("load the CSRF key", &checked.database, &e))?;
         let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
         getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
         let device_key = db::signing_keys::get_or_create(&db, "device", candidate)
             .await
-            .context("Failed to load the device-cookie key")?;
+            .map_err(|e| RunError::database("load the device-cookie key", &checked.database, &e))?;
 
         let templates = Arc::new(Templates::load().context("Failed to load templates")?);
         let cookies = CookiePolicy {
@@ -82,7 +114,7 @@ impl Application {
         };
         let devices = DeviceCookies::new(&device_key, cookies.clone())
             .context("Failed to key the device-cookie MAC")?;
-        let reads = Reads::new(db.clone(), &settings.database_url);
+        let reads = Reads::new(db.clone(), settings.database.database_url.expose());
         let sessions = Arc::new(SessionManager::new(
             reads.clone(),
             SessionConfig {
@@ -94,28 +126,23 @@ impl Application {
             devices,
         ));
 
-        let listener = TcpListener::bind(settings.addr)
-            .await
-            .with_context(|| format!("Failed to listen on {}", settings.addr))?;
-        let addr = listener
-            .local_addr()
-            .context("Failed to read the listening address")?;
-
+        let url = match (settings.addr.host_name(), addr.ip()) {
+            (Some(name), _) => format!("http://{name}:{}/", addr.port()),
+            // Browsers do not open the unspecified address; this machine's is the same socket.
+            (None, ip) if ip.is_unspecified() => format!("http://127.0.0.1:{}/", addr.port()),
+            (None, _) => format!("http://{addr}/"),
+        };
         if !addr.ip().is_loopback() && !settings.secure_cookies {
             tracing::warn!(
                 %addr,
                 "listening beyond this machine without --secure-cookies: cookies will travel without the Secure flag"
             );
         }
-        if settings.session_refresh >= settings.session_idle {
-            tracing::warn!(
-                "--session-refresh is not shorter than --session-idle: active sessions may expire between refreshes"
-            );
-        }
 
         Ok(Self {
             listener,
             addr,
+            url,
             state: AppState {
                 db: db.clone(),
                 reads,
@@ -131,6 +158,7 @@ impl Application {
             sessions,
             csrf_key,
             templates,
+            lowered: checked.lowered,
         })
     }
 
@@ -175,15 +203,33 @@ impl Application {
             .at("/favicon.ico", get(assets::favicon))
             .nest("/", dynamic)
             .data(self.state)
-            .data(self.templates)
+            .data(self.templates.clone())
             .data(Arc::new(Cards::new(settings.card_cache_size)))
+            .with(Failures::new(self.templates))
             .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,
             })
             .with(Compression)
-            .with(RequestLog);
-        tracing::info!(addr = %self.addr, database = %settings.database_url_for_logs(), "Tangerine is serving");
+            .with(RequestLog {
+                trust_proxy: settings.trust_proxy,
+            });
+        for note in &self.lowered {
+            tracing::info!("{note}");
+        }
+        let security = settings
+            .effective_security()
+            .into_iter()
+            .map(|(flag, value)| format!("{flag} {value}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!("security: {security}");
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            addr = %self.addr,
+            "Tangerine is serving {}",
+            self.url
+        );
         let served = server::serve(
             self.listener,
             app,
@@ -195,6 +241,49 @@ impl Application {
         purger.abort();
         served.context("The server failed")
     }
+}
+
+/// Binds `addr`: its address, or the first address its host name resolves
+/// to that can be bound.
+async fn listen(addr: &ListenAddr) -> Result<(TcpListener, SocketAddr), RunError> {
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host(addr.to_string())
+        .await
+        .map_err(|e| {
+            ConfigError(format!(
+                "--addr {addr}: the host name does not resolve ({}); use an address such as 127.0.0.1:{}",
+                db::errors::describe_io(&e),
+                addr.port()
+            ))
+        })?
+        .collect();
+    let mut failed = None;
+    for candidate in candidates {
+        match TcpListener::bind(candidate).await {
+            Ok(listener) => {
+                let bound = listener.local_addr().unwrap_or(candidate);
+                return Ok((listener, bound));
+            }
+            Err(e) => failed = Some((candidate, e)),
+        }
+    }
+    Err(match failed {
+        Some((candidate, e)) => RunError::Listen {
+            addr: candidate.to_string(),
+            reason: match e.kind() {
+                std::io::ErrorKind::PermissionDenied if candidate.port() < 1024 => {
+                    "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; \
+                     or listen on a higher port behind a reverse proxy)"
+                        .to_owned()
+                }
+                _ => db::errors::describe_io(&e),
+            },
+        },
+        None => ConfigError(format!(
+            "--addr {addr}: the host name resolves to no address; use an address such as 127.0.0.1:{}",
+            addr.port()
+        ))
+        .into(),
+    })
 }
 
 /// Listens for Ctrl-C and SIGTERM from the moment it is called and returns

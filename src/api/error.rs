@@ -17,7 +17,7 @@ use poem_openapi::{
 };
 
 use crate::{
-    middleware::{BodyTimedOut, BodyTooLarge, read_bounded_body},
+    middleware::{BodyTimedOut, BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body},
     origin,
     startup::AppState,
 };
@@ -48,8 +48,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    /// Seconds after which a refused request may be tried again (429).
+    /// Seconds after which a refused request may be tried again (429, 503).
     pub retry_after: Option<u64>,
+    /// What failed on the server's side, for the request's log line.
+    pub failure: Option<ServerFailure>,
 }
 
 impl ApiError {
@@ -59,6 +61,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            failure: None,
         }
     }
 
@@ -131,14 +134,32 @@ impl ApiError {
         }
     }
 
-    /// The unexpected: logged with its cause, answered without it.
+    /// The unexpected: answered without its cause, which the request's log
+    /// line tells; 503 `unavailable` when the database cannot be reached.
     pub fn internal(cause: anyhow::Error) -> Self {
-        tracing::error!(error = ?cause, "API request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on our side. Please try again.",
-        )
+        Self::failure(ServerFailure::of(cause.as_ref()))
+    }
+
+    /// The answer to a failure on the server's side: 503 `unavailable` with
+    /// `Retry-After`, or 500 `internal`.
+    pub fn failure(failure: ServerFailure) -> Self {
+        let mut error = match failure {
+            ServerFailure::Unavailable(_) => Self {
+                retry_after: Some(RETRY_AFTER_SECS),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database cannot be reached at the moment. Please try again in a few seconds.",
+                )
+            },
+            ServerFailure::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side. Please try again.",
+            ),
+        };
+        error.failure = Some(failure);
+        error
     }
 
     fn body(&self) -> ErrorBody {
@@ -175,6 +196,9 @@ impl ResponseError for ApiError {
                 poem::http::HeaderValue::from(secs),
             );
         }
+        if let Some(failure) = &self.failure {
+            failure.mark(&mut resp);
+        }
         resp
     }
 }
@@ -185,7 +209,7 @@ pub trait ErrorSet: Send + Sync + 'static {
 }
 
 /// The errors of one operation: any [`ApiError`] at run time, and in the spec
-/// exactly the statuses of `S`, each with [`ErrorBody`].
+/// the statuses of `S` and 503, each with [`ErrorBody`].
 pub struct Errors<S: ErrorSet>(pub ApiError, PhantomData<S>);
 
 impl<S: ErrorSet> From<ApiError> for Errors<S> {
@@ -226,7 +250,10 @@ fn describe(status: u16) -> &'static str {
             "Too many attempts (failed logins, sign-ups from one address, posts written \
                 or edited by one account): wait for `Retry-After` seconds."
         }
-        503 => "Too many passwords are being checked right now: wait for `Retry-After` seconds.",
+        503 => {
+            "Unavailable for now (the database cannot be reached, or too many passwords are \
+                being checked): wait for `Retry-After` seconds."
+        }
         _ => "Error.",
     }
 }
@@ -234,8 +261,14 @@ fn describe(status: u16) -> &'static str {
 impl<S: ErrorSet> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
         MetaResponses {
+            // Any operation may meet a database that cannot be reached.
             responses: S::STATUSES
                 .iter()
+                .chain(if S::STATUSES.contains(&503) {
+                    &[][..]
+                } else {
+                    &[503]
+                })
                 .map(|&status| MetaResponse {
                     description: describe(status),
                     status: Some(status),
@@ -362,7 +395,7 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
     }
     let status = err.status();
     if status.is_server_error() {
-        return ApiError::internal(anyhow::anyhow!("{err}"));
+        return ApiError::failure(ServerFailure::of(&err));
     }
     ApiError::new(
         status,

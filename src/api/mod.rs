@@ -126,10 +126,18 @@ fn docs_page(Data(docs): Data<&Docs>) -> Response {
 
 /// Everything under `/api`.
 pub fn routes(docs: Docs) -> impl Endpoint {
-    Route::new()
+    let route = Route::new()
         .at("/openapi.json", get(openapi_json))
-        .at("/docs", get(docs_page))
-        .nest("/", service())
-        .with(error::ApiErrors)
-        .data(docs)
+        .at("/docs", get(docs_page));
+    #[cfg(feature = "test-routes")]
+    let route = route.at("/test/panic", get(test_panic));
+    route.nest("/", service()).with(error::ApiErrors).data(docs)
+}
+
+/// Panics, so that the tests can see a panic in the API answered with its
+/// JSON error. Compiled only with the `test-routes` feature (`cargo test`).
+#[cfg(feature = "test-routes")]
+#[handler]
+fn test_panic() -> &'static str {
+    panic!("a deliberate panic for the tests, in the API")
 }

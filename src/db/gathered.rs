@@ -163,7 +163,9 @@ async fn answer_all<G: Gather>(reads: Arc<Reader<G>>, mut batch: Vec<Asked<G>>) 
             .find(|(sent, _)| sent.contains(&asked.key))
         {
             Some((_, Ok(found))) => Ok(G::answer(found, &asked.key)),
-            Some((_, Err(e))) => Err(DbErr::Custom(format!("gathered read: {e}"))),
+            // Each waiting request gets the statement's own error, so that a
+            // lost connection is still recognised as an outage (503).
+            Some((_, Err(e))) => Err(e.clone()),
             None => Err(DbErr::Custom("gathered read: key not sent".into())),
         };
         // A request that stopped waiting (its client went away) dropped its

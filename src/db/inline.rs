@@ -126,7 +126,9 @@ impl InlineSqlite {
             None => self.open().map_err(error)?,
         };
         let result = f(&conn);
-        if conn.is_autocommit() {
+        // A connection that failed is not kept: the next read opens a fresh
+        // one, which finds the file again once it is back (see `error`).
+        if result.is_ok() && conn.is_autocommit() {
             let mut idle = self.lock();
             if idle.len() < KEEP {
                 idle.push(conn);
@@ -179,8 +181,25 @@ fn wal_header(conn: &Connection) -> Option<WalHeader> {
     Some(WalHeader(header))
 }
 
+/// SQLite's error as sqlx would report it. Errors of the kinds that pass
+/// by themselves (a file that cannot be opened, a full disk, a lock held too
+/// long: see `db::errors`) are connection errors, so that the request that
+/// met one is answered 503 rather than 500.
 fn error(e: rusqlite::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::Internal(format!("SQLite: {e}")))
+    match &e {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let text = match message {
+                Some(message) => format!("{message} (SQLite error {})", failure.extended_code),
+                None => format!("{e} (SQLite error {})", failure.extended_code),
+            };
+            if super::errors::is_sqlite_outage(failure.extended_code) {
+                DbErr::Conn(RuntimeErr::Internal(text))
+            } else {
+                DbErr::Query(RuntimeErr::Internal(text))
+            }
+        }
+        _ => DbErr::Query(RuntimeErr::Internal(format!("SQLite: {e}"))),
+    }
 }
 
 /// A statement's value, bound as sqlx binds it, so that what the pool
@@ -300,6 +319,33 @@ mod tests {
         );
         assert_eq!(bind(&Value::Uuid(None)).unwrap(), SqlValue::Null);
         assert!(bind(&Value::Double(Some(1.5))).is_err());
+    }
+
+    /// A file that cannot be opened is an outage (a connection error, which
+    /// pages answer with 503), and once the file is back the next read
+    /// opens a fresh connection and succeeds.
+    #[test]
+    fn a_file_that_cannot_be_opened_is_an_outage_that_heals() {
+        let file = crate::db::ScratchSqlite::new("inline-outage");
+        let path = file.url().trim_start_matches("sqlite://").to_owned();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);")
+            .unwrap();
+        let sqlite = InlineSqlite::for_url(&file.url(), Duration::from_millis(100)).unwrap();
+        let read = || sqlite.query_sql("SELECT x FROM t", [], |row| row.get::<_, i64>(0));
+
+        let aside = format!("{path}.aside");
+        std::fs::rename(&path, &aside).unwrap();
+        let err = read().unwrap_err();
+        assert!(crate::db::errors::is_outage(&err), "{err}");
+        let told = crate::db::errors::describe(&err);
+        assert_eq!(
+            told,
+            format!("unable to open database file: {path} (SQLite error 14)")
+        );
+        std::fs::rename(&aside, &path).unwrap();
+        assert_eq!(read().unwrap(), vec![7]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Functions here take a connection and plain values and return domain
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
+pub mod errors;
 mod gathered;
 mod inline;
 pub mod posts;
@@ -12,21 +13,29 @@ pub mod sessions;
 mod shapes;
 pub mod signing_keys;
 mod snapshot;
+pub mod target;
 pub mod users;
 
 pub use reads::Reads;
 use shapes::Shapes;
 pub use snapshot::Snapshot;
+pub use target::Target;
 
-use std::time::Duration;
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use crate::domain::post::{Headings, STORED_HEADINGS, render_markdown};
 use migration::{BodyRenderer, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     RuntimeErr, SqlErr, TransactionTrait,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    sqlx::{
+        self, Connection,
+        postgres::{PgConnectOptions, PgConnection},
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
+
+use target::PostgresTarget;
 
 /// Connections to a database server (PostgreSQL) an instance keeps at most:
 /// four per CPU of the instance, at least 4 and at most 64. Each is a
@@ -43,30 +52,47 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Opens a pool on `url`. SQLite files are created when missing and run in
+/// How long a query waits for a connection to a database server. While the
+/// server is unreachable, every query waits this long (the pool keeps trying
+/// to connect) and then fails: the request is answered 503 within it.
+const SERVER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long the first connection at start-up may take before Tangerine says
+/// that the server does not answer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a pool on `url`, SQLite files created when missing, with SQLite's
+/// `synchronous=NORMAL`: for tests and tools. The server opens through
+/// [`open`], which explains what fails.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, SqliteSynchronous::Normal).await
+}
+
+/// The pool's options. SQLite files are created when missing and run in
 /// WAL mode with a busy timeout, so that concurrent writers wait their turn
 /// instead of failing with "database is locked".
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+fn pool_options(url: &str, synchronous: SqliteSynchronous) -> ConnectOptions {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
         .record_stmt_in_spans(false)
-        .acquire_timeout(Duration::from_secs(10))
         // Checking a connection on every acquire costs a round trip per
         // query; checking only those idle for a while still weeds out
         // connections a database server dropped.
         .test_before_acquire_if_idle_for(Duration::from_secs(30));
-    if url.starts_with("sqlite:") {
+    if url.trim_start().starts_with("sqlite:") {
         // SQLite takes one writer at a time, and each sqlx connection is a
         // thread of its own: a few connections keep readers busy without
-        // crowding a small machine's cores with threads.
+        // crowding a small machine's cores with threads. Its connections are
+        // local files: waiting for one means waiting for other requests.
         options
+            .acquire_timeout(Duration::from_secs(10))
             .max_connections(4)
             .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
+            .map_sqlx_sqlite_opts(move |o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(synchronous)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
                     // Checkpoint every 8,000 pages (32 MiB of WAL) rather than
@@ -78,11 +104,23 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .pragma("wal_autocheckpoint", "8000")
                     .pragma("journal_size_limit", "67108864")
             });
-        connect_sqlite(options).await
     } else {
         options
+            .acquire_timeout(SERVER_ACQUIRE_TIMEOUT)
             .max_connections(server_connections(available_cpus()))
             .min_connections(1);
+    }
+    options
+}
+
+async fn connect_with(
+    url: &str,
+    synchronous: SqliteSynchronous,
+) -> Result<DatabaseConnection, DbErr> {
+    let options = pool_options(url, synchronous);
+    if url.trim_start().starts_with("sqlite:") {
+        connect_sqlite(options).await
+    } else {
         Database::connect(options).await
     }
 }
@@ -113,12 +151,197 @@ fn is_sqlite_busy(err: &DbErr) -> bool {
     else {
         return false;
     };
-    let sea_orm::sqlx::Error::Database(e) = &**e else {
+    let sqlx::Error::Database(e) = &**e else {
         return false;
     };
     e.code()
         .and_then(|code| code.parse::<i32>().ok())
         .is_some_and(|code| code & 0xff == SQLITE_BUSY)
+}
+
+/// What a command does when the SQLite file it names does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Create it (serving and migrating make a new database).
+    Create,
+    /// Say so and stop: a command that only reads or cleans must not leave
+    /// an empty database behind a mistyped path.
+    Refuse,
+}
+
+/// Why the database could not be opened, in one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "cannot connect to PostgreSQL at {server}: connection refused (is PostgreSQL running there?)"
+    )]
+    Refused { server: String },
+    #[error("cannot connect to PostgreSQL at {server}: no answer within {} seconds", CONNECT_TIMEOUT.as_secs())]
+    NoAnswer { server: String },
+    #[error("cannot connect to PostgreSQL at {server}: {reason}")]
+    Unreachable { server: String, reason: String },
+    #[error(
+        "PostgreSQL at {server} has no database \"{database}\"; create it, for example with `createdb {database}`"
+    )]
+    NoDatabase { server: String, database: String },
+    #[error("PostgreSQL at {server} refused the login: {reason}")]
+    LoginRefused { server: String, reason: String },
+    #[error("cannot open the SQLite database {}: the folder {} does not exist; create it, or choose another path with --database-url", file.display(), folder.display())]
+    SqliteFolderMissing { file: PathBuf, folder: PathBuf },
+    #[error("cannot create the SQLite database {}: the folder {} is not writable ({reason}); make it writable for this user, or choose another path with --database-url", file.display(), folder.display())]
+    SqliteFolderNotWritable {
+        file: PathBuf,
+        folder: PathBuf,
+        reason: String,
+    },
+    #[error("there is no SQLite database at {}; check --database-url (`tangerine migrate` creates a new one)", file.display())]
+    SqliteMissing { file: PathBuf },
+    #[error("cannot open the SQLite database {}: {reason}; check that it and the folder {} are readable and writable for this user", file.display(), folder.display())]
+    SqliteUnopenable {
+        file: PathBuf,
+        folder: PathBuf,
+        reason: String,
+    },
+    #[error("{} is not a SQLite database", file.display())]
+    NotSqlite { file: PathBuf },
+    #[error("cannot open the {target}: {reason}")]
+    Other { target: String, reason: String },
+}
+
+/// Opens a pool on `url`, which names `target`, and explains what fails:
+/// a PostgreSQL server that refuses or does not answer (within
+/// [`CONNECT_TIMEOUT`]) or lacks the database, a SQLite file whose folder is
+/// missing or not writable, or (with [`IfMissing::Refuse`]) that does not
+/// exist.
+pub async fn open(
+    url: &str,
+    target: &Target,
+    synchronous: SqliteSynchronous,
+    if_missing: IfMissing,
+) -> Result<DatabaseConnection, OpenError> {
+    let other = |e: DbErr| OpenError::Other {
+        target: target.to_string(),
+        reason: errors::describe(&e),
+    };
+    match target {
+        Target::SqliteMemory => connect_with(url, synchronous).await.map_err(other),
+        Target::SqliteFile(path) => {
+            let file = target::absolute(path);
+            let folder = file
+                .parent()
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from);
+            prepare_sqlite_file(&file, &folder, if_missing)?;
+            connect_with(url, synchronous)
+                .await
+                .map_err(|e| sqlite_open_error(file, folder, &e))
+        }
+        Target::Postgres(pg) => {
+            probe_postgres(url, pg).await?;
+            connect_with(url, synchronous).await.map_err(other)
+        }
+    }
+}
+
+/// Checks the folder, and creates the (empty) file when it is missing and
+/// may be created, so that what fails is named by the operating system's
+/// own reason rather than SQLite's "unable to open database file".
+fn prepare_sqlite_file(
+    file: &std::path::Path,
+    folder: &std::path::Path,
+    if_missing: IfMissing,
+) -> Result<(), OpenError> {
+    if !folder.is_dir() {
+        return Err(OpenError::SqliteFolderMissing {
+            file: file.to_path_buf(),
+            folder: folder.to_path_buf(),
+        });
+    }
+    if file.exists() {
+        return Ok(());
+    }
+    if if_missing == IfMissing::Refuse {
+        return Err(OpenError::SqliteMissing {
+            file: file.to_path_buf(),
+        });
+    }
+    // An empty file is an empty SQLite database.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(OpenError::SqliteFolderNotWritable {
+            file: file.to_path_buf(),
+            folder: folder.to_path_buf(),
+            reason: errors::describe_io(&e),
+        }),
+    }
+}
+
+fn sqlite_open_error(file: PathBuf, folder: PathBuf, err: &DbErr) -> OpenError {
+    const SQLITE_NOTADB: i32 = 26;
+    let code = match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match &**e
+        {
+            sqlx::Error::Database(e) => e.code().and_then(|c| c.parse::<i32>().ok()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match code {
+        Some(code) if code & 0xff == SQLITE_NOTADB => OpenError::NotSqlite { file },
+        _ => OpenError::SqliteUnopenable {
+            file,
+            folder,
+            reason: errors::describe(err),
+        },
+    }
+}
+
+/// One connection of its own before the pool: the pool retries a refused
+/// connection until its timeout and then reports only that it timed out.
+async fn probe_postgres(url: &str, pg: &PostgresTarget) -> Result<(), OpenError> {
+    let server = pg.server.clone();
+    let options = PgConnectOptions::from_str(url).map_err(|e| OpenError::Other {
+        target: format!("PostgreSQL database \"{}\" at {server}", pg.database),
+        reason: errors::describe_sqlx(&e),
+    })?;
+    let connected = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| OpenError::NoAnswer {
+            server: server.clone(),
+        })?;
+    match connected {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Err(sqlx::Error::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(OpenError::Refused { server })
+        }
+        Err(sqlx::Error::Io(e)) => Err(OpenError::Unreachable {
+            server,
+            reason: errors::describe_io(&e),
+        }),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            Err(OpenError::NoDatabase {
+                server,
+                database: pg.database.clone(),
+            })
+        }
+        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| c.starts_with("28")) => {
+            Err(OpenError::LoginRefused {
+                server,
+                reason: errors::describe_sqlx(&sqlx::Error::Database(e)),
+            })
+        }
+        Err(e) => Err(OpenError::Unreachable {
+            server,
+            reason: errors::describe_sqlx(&e),
+        }),
+    }
 }
 
 /// The migrations, with the domain's Markdown renderer for those that
@@ -140,15 +363,18 @@ impl BodyRenderer for StoredBodies {
 
 /// Applies pending migrations in one transaction that holds a lock, so that
 /// instances starting together against an empty database take turns: one
-/// applies them, the others wait and find nothing left to do.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// applies them, the others wait and find nothing left to do. Returns the
+/// names of those it applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
             let txn = db.begin().await?;
             txn.execute_unprepared("SELECT pg_advisory_xact_lock(7295318114402551)")
                 .await?;
+            let applied = pending_names(&txn).await?;
             Migrator::up(&txn, None).await?;
-            txn.commit().await
+            txn.commit().await?;
+            Ok(applied)
         }
         DatabaseBackend::Sqlite => {
             db.execute_unprepared(
@@ -161,13 +387,36 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             // anything is read, so no instance migrates from a stale view.
             txn.execute_unprepared("INSERT INTO tangerine_migration_lock (holder) VALUES (1)")
                 .await?;
+            let applied = pending_names(&txn).await?;
             Migrator::up(&txn, None).await?;
             txn.execute_unprepared("DELETE FROM tangerine_migration_lock")
                 .await?;
-            txn.commit().await
+            txn.commit().await?;
+            Ok(applied)
         }
-        _ => Migrator::up(db, None).await,
+        _ => {
+            let applied = pending_names(db).await?;
+            Migrator::up(db, None).await?;
+            Ok(applied)
+        }
     }
+}
+
+async fn pending_names(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+/// The migrations not yet applied, found without writing anything.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
 }
 
 /// Whether the database answers at all.
@@ -307,6 +556,58 @@ mod tests {
             );
         }
         drop(db);
+    }
+
+    /// `--sqlite-synchronous` reaches every connection of the pool.
+    #[tokio::test]
+    async fn sqlite_synchronous_is_normal_or_full_as_asked() {
+        for (synchronous, expected) in
+            [(SqliteSynchronous::Normal, 1), (SqliteSynchronous::Full, 2)]
+        {
+            let file = ScratchSqlite::new("synchronous");
+            let db = connect_with(&file.url(), synchronous).await.unwrap();
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    DatabaseBackend::Sqlite,
+                    "PRAGMA synchronous",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), expected);
+            drop(db);
+        }
+    }
+
+    /// Opening explains what fails, naming the folder or file.
+    #[tokio::test]
+    async fn opening_a_sqlite_file_names_what_is_missing() {
+        let missing = Target::parse("sqlite:///nonexistent-17/board.db").unwrap();
+        let err = open(
+            "sqlite:///nonexistent-17/board.db",
+            &missing,
+            SqliteSynchronous::Normal,
+            IfMissing::Create,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, OpenError::SqliteFolderMissing { .. }),
+            "{err}"
+        );
+
+        let file = ScratchSqlite::new("refused");
+        let target = Target::parse(&file.url()).unwrap();
+        let err = open(
+            &file.url(),
+            &target,
+            SqliteSynchronous::Normal,
+            IfMissing::Refuse,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, OpenError::SqliteMissing { .. }), "{err}");
+        assert!(!file.path.exists(), "refusing created the file");
     }
 
     /// Two connections to one new file: the first holds the write lock, the

@@ -94,37 +94,50 @@ impl Deadlines {
 }
 
 impl SessionPolicy {
-    fn idle(&self, remember: bool) -> TimeDelta {
-        delta(if remember { self.idle } else { self.idle_short })
+    fn idle(&self, remember: bool) -> Duration {
+        if remember { self.idle } else { self.idle_short }
     }
 
     /// Deadlines of a session that starts now.
     pub fn start(&self, now: DateTime<Utc>, remember: bool) -> Deadlines {
-        let absolute_expires_at = now + delta(self.max_age);
+        let absolute_expires_at = later(now, self.max_age);
         Deadlines {
-            expires_at: (now + self.idle(remember)).min(absolute_expires_at),
+            expires_at: later(now, self.idle(remember)).min(absolute_expires_at),
             absolute_expires_at,
         }
     }
 
     /// Whether a session last written at `last_seen_at` should be written again.
     pub fn refresh_due(&self, last_seen_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        now - last_seen_at >= delta(self.refresh)
+        now.signed_duration_since(last_seen_at) >= delta(self.refresh)
     }
 
     /// The idle deadline after use at `now`: slid forward, capped by the absolute one.
     pub fn slide(&self, deadlines: Deadlines, now: DateTime<Utc>, remember: bool) -> Deadlines {
         Deadlines {
-            expires_at: (now + self.idle(remember)).min(deadlines.absolute_expires_at),
+            expires_at: later(now, self.idle(remember)).min(deadlines.absolute_expires_at),
             ..deadlines
         }
     }
 }
 
-/// Durations from the command line are at most a few years; anything larger
-/// than chrono can hold is treated as "practically forever".
-fn delta(d: Duration) -> TimeDelta {
+/// Durations from the command line are at most 100 years (see
+/// `config::MAX_DURATION`); anything larger than chrono can hold is treated
+/// as "practically forever".
+pub fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// `d` after `t`, or the last time chrono holds: never an overflow.
+pub fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `d` before `t`, or the first time chrono holds: never an overflow.
+pub fn earlier(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Now, at the microsecond precision that both SQLite and PostgreSQL keep, so
@@ -149,6 +162,28 @@ mod tests {
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    /// Durations beyond what chrono holds (the command line refuses them,
+    /// but the rules do not rely on that) give the last time there is.
+    #[test]
+    fn no_lifetime_overflows_a_date() {
+        let forever = SessionPolicy {
+            idle: Duration::MAX,
+            idle_short: Duration::MAX,
+            max_age: Duration::MAX,
+            refresh: Duration::MAX,
+        };
+        let d = forever.start(t(0), true);
+        assert_eq!(d.absolute_expires_at, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            forever.slide(d, t(10), false).expires_at,
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert!(!forever.refresh_due(t(0), t(10)));
+        assert!(d.is_live(t(10)));
+        assert!(d.max_age_secs(t(0)) > 0);
+        assert_eq!(earlier(t(0), Duration::MAX), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

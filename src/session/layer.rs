@@ -410,9 +410,11 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_micros(jitter)).await;
 }
 
+/// A session that could not be loaded or saved: the error travels up to
+/// `failures::Failures`, which answers 503 when the database is unreachable
+/// and 500 otherwise, and logs it once.
 fn unexpected(e: SessionError) -> poem::Error {
-    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "session storage failed");
-    poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+    poem::Error::new(e, poem::http::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl State {

@@ -44,10 +44,16 @@ pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, ever
         match purge_expired(&db).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "purged expired sessions"),
-            Err(e) => tracing::warn!(error = %e, "failed to purge expired sessions"),
+            Err(e) => tracing::warn!(
+                "failed to purge expired sessions: {}",
+                crate::db::errors::describe(&e)
+            ),
         }
         if let Err(e) = throttle.purge(&db).await {
-            tracing::warn!(error = %e, "failed to purge ended throttle windows");
+            tracing::warn!(
+                "failed to purge ended throttle windows: {}",
+                crate::telemetry::one_line(e.as_ref())
+            );
         }
     }
 }

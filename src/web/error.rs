@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::{
     htmx::{self, Hx},
-    render::View,
+    render::{Templates, View},
 };
-use crate::middleware::{BodyTimedOut, BodyTooLarge};
+use crate::middleware::{BodyTimedOut, BodyTooLarge, ServerFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -151,10 +151,13 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
     if let Some(WebError::LoginRequired) = err.downcast_ref::<WebError>() {
         return login_required(&origin.hx, origin.login_next.as_deref());
     }
-    let status = err.status();
+    let mut status = err.status();
+    let mut failure = None;
     let message = match err.downcast_ref::<WebError>() {
         Some(WebError::Unexpected(e)) => {
-            tracing::error!(error = ?e, "request failed");
+            let f = ServerFailure::of(e.as_ref());
+            status = f.status();
+            failure = Some(f);
             default_message(status).to_owned()
         }
         Some(web) => web.to_string(),
@@ -162,7 +165,9 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
         None if err.is::<BodyTimedOut>() => BodyTimedOut.to_string(),
         None => {
             if status.is_server_error() {
-                tracing::error!(error = %err, "request failed");
+                let f = ServerFailure::of(&err);
+                status = f.status();
+                failure = Some(f);
             }
             default_message(status).to_owned()
         }
@@ -175,14 +180,7 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
     let rendered = origin.view.as_ref().map(|view| {
         if origin.hx.wants_fragment() {
             view.fragment("fragments/error.html", &page)
-                .map(|mut resp| {
-                    // Shown in the page's message area, whatever the request targeted.
-                    resp.headers_mut()
-                        .insert("HX-Retarget", HeaderValue::from_static("#messages"));
-                    resp.headers_mut()
-                        .insert("HX-Reswap", HeaderValue::from_static("innerHTML"));
-                    resp
-                })
+                .map(retarget_to_messages)
         } else {
             view.page("pages/error.html", &page)
         }
@@ -191,15 +189,78 @@ fn answer(origin: &Origin, err: poem::Error) -> Response {
         Some(WebError::Throttled { retry_after, .. }) => Some(*retry_after),
         _ => None,
     };
-    let resp = match rendered {
+    let mut resp = match rendered {
         Some(Ok(resp)) => resp.with_status(status).into_response(),
         Some(Err(e)) => {
-            tracing::error!(error = ?e, "error page failed to render");
+            failure.get_or_insert_with(|| {
+                ServerFailure::Internal(format!(
+                    "the error page failed to render: {}",
+                    crate::telemetry::one_line(&e)
+                ))
+            });
             (status, page.message).into_response()
         }
         None => (status, page.message).into_response(),
     };
+    if let Some(failure) = failure {
+        failure.mark(&mut resp);
+    }
     with_retry_after(resp, retry_after)
+}
+
+/// An error fragment is shown in the page's message area, whatever the
+/// request targeted.
+fn retarget_to_messages(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert("HX-Retarget", HeaderValue::from_static("#messages"));
+    resp.headers_mut()
+        .insert("HX-Reswap", HeaderValue::from_static("innerHTML"));
+    resp
+}
+
+/// The themed answer to `failure` for a request that no page handler
+/// answered (a panic, or the session could not be loaded): the error page,
+/// or under htmx its fragment, rendered without a session (so as to nobody
+/// logged in), marked with `Retry-After` and the log note.
+pub fn failure_page(
+    templates: &Templates,
+    wants_fragment: bool,
+    failure: &ServerFailure,
+) -> Response {
+    let status = failure.status();
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error"),
+        message: default_message(status).to_owned(),
+    };
+    let ctx = minijinja::context! {
+        current_user => minijinja::Value::from(()),
+        csrf_token => minijinja::Value::from_function(String::new),
+        flash => Vec::<String>::new(),
+        ..minijinja::value::Serde(&page)
+    };
+    let name = if wants_fragment {
+        "fragments/error.html"
+    } else {
+        "pages/error.html"
+    };
+    let mut resp = match templates.render_body(name, ctx) {
+        Ok(body) => {
+            let resp = Response::builder()
+                .status(status)
+                .content_type("text/html; charset=utf-8")
+                .header(header::VARY, htmx::VARY_VALUE)
+                .body(body);
+            if wants_fragment {
+                retarget_to_messages(resp)
+            } else {
+                resp
+            }
+        }
+        Err(_) => (status, page.message).into_response(),
+    };
+    failure.mark(&mut resp);
+    resp
 }
 
 fn default_message(status: StatusCode) -> &'static str {
@@ -209,6 +270,9 @@ fn default_message(status: StatusCode) -> &'static str {
         StatusCode::BAD_REQUEST => "The request could not be understood.",
         StatusCode::FORBIDDEN => "That is not allowed.",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "That kind of content is not accepted here.",
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "Tangerine cannot reach its database at the moment. Please try again in a few seconds."
+        }
         s if s.is_server_error() => "Something went wrong on our side. Please try again.",
         _ => "The request could not be completed.",
     }

@@ -1,16 +1,23 @@
-//! `GET /healthz`: 200 when the database answers, 503 when it does not.
+//! `GET /healthz`: 200 when the database answers, 503 (with `Retry-After`)
+//! when it does not; the request's log line says why.
 
-use poem::{handler, http::StatusCode, web::Data};
+use poem::{IntoResponse, Response, handler, http::StatusCode, web::Data};
 
-use crate::startup::AppState;
+use crate::{middleware::ServerFailure, startup::AppState};
 
 #[handler]
-pub async fn healthz(Data(state): Data<&AppState>) -> (StatusCode, &'static str) {
+pub async fn healthz(Data(state): Data<&AppState>) -> Response {
     match crate::db::ping(&state.db).await {
-        Ok(()) => (StatusCode::OK, "ok"),
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+            let failure = ServerFailure::Unavailable(format!(
+                "database unavailable: {}",
+                crate::db::errors::describe(&e)
+            ));
+            let mut resp =
+                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+            failure.mark(&mut resp);
+            resp
         }
     }
 }

@@ -29,8 +29,19 @@ pub fn routes() -> impl Endpoint {
     let route = posts::routes(route);
     let route = sessions::routes(route);
     let route = settings::routes(route);
+    #[cfg(feature = "test-routes")]
+    let route = route.at("/test/panic", poem::get(test_panic));
     route
         .with(csrf_guard::CsrfGuard)
         .with(BodyLimit)
         .with(error::ErrorPages)
+}
+
+/// Panics, so that the tests can see a panic answered like any failure.
+/// Compiled only with the `test-routes` feature, which `cargo test` turns on.
+/// The message holds a URL with a password, which the log must star.
+#[cfg(feature = "test-routes")]
+#[poem::handler]
+fn test_panic() -> &'static str {
+    panic!("a deliberate panic for the tests, near postgres://tester:panic-secret@db/x")
 }
