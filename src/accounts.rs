@@ -10,7 +10,7 @@ use crate::{
     db::{self, users::CreateUserError},
     domain::{
         Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, User,
-        Username, UsernameError,
+        Username, UsernameError, rate_limit,
     },
     passwords::{HashError, PasswordHasher},
     throttle::{KnownDevice, Throttle, Throttled},
@@ -115,16 +115,18 @@ pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// The message for a throttled login, with the wait rounded up to minutes.
 pub fn throttled_message(retry_after: Duration) -> String {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!("Too many failed logins. Try again in {minutes} {unit}.")
+    format!(
+        "Too many failed logins. Try again in {}.",
+        rate_limit::in_minutes(retry_after)
+    )
 }
 
 /// The message for a refused sign-up, with the wait rounded up to minutes.
 pub fn signup_throttled_message(retry_after: Duration) -> String {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!("Too many accounts were made from your address lately. Try again in {minutes} {unit}.")
+    format!(
+        "Too many accounts were made from your address lately. Try again in {}.",
+        rate_limit::in_minutes(retry_after)
+    )
 }
 
 /// A login attempt as it arrives.

@@ -73,10 +73,9 @@ fn validate(title: &str, body: &str) -> Result<Valid, PostError> {
 
 /// The message for a refused post, with the wait rounded up to minutes.
 pub fn throttled_message(retry_after: std::time::Duration) -> String {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
     format!(
-        "You have posted a lot lately. Try again in {minutes} {unit}; what you wrote is still here."
+        "You have posted a lot lately. Try again in {}; what you wrote is still here.",
+        crate::domain::rate_limit::in_minutes(retry_after)
     )
 }
 

@@ -77,6 +77,13 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// A wait as people read it: whole minutes, rounded up, at least one.
+pub fn in_minutes(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("{minutes} {unit}")
+}
+
 /// Rounds a wait up to whole seconds (for `Retry-After`), never to zero.
 pub fn whole_seconds(wait: Duration) -> Duration {
     Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
