@@ -23,10 +23,10 @@ use clap::{
 use sea_orm::sqlx::sqlite::SqliteSynchronous;
 
 use crate::{
-    db::Target,
     domain::{PasswordRules, SessionPolicy, rate_limit::LimitSetting},
-    server::ConnectionLimits,
-    throttle::Limits,
+    http::server::ConnectionLimits,
+    services::throttle::Limits,
+    store::Target,
 };
 
 #[derive(Debug, Parser)]

@@ -1,33 +1,20 @@
 //! Tangerine: a self-hosted posting board with server-side sessions.
 
-pub mod accounts;
-pub mod api;
-pub mod client;
-pub mod compress;
 pub mod config;
-pub mod cookies;
-pub mod csrf;
-pub mod db;
-pub mod devices;
 pub mod domain;
 pub mod entities;
-pub mod failures;
-pub mod middleware;
-pub mod origin;
-pub mod passwords;
-pub mod posts;
-pub mod server;
-pub mod session;
+pub mod http;
+pub mod services;
 pub mod startup;
+pub mod state;
+pub mod store;
 pub mod telemetry;
-pub mod throttle;
-pub mod web;
 
 use anyhow::Context;
 
 use crate::{
     config::{ConfigError, DatabaseSettings, Invocation},
-    db::{IfMissing, Target},
+    store::{IfMissing, Target},
 };
 
 /// Why a command stopped, in one line; the exit code says which kind.
@@ -41,7 +28,7 @@ pub enum RunError {
     Listen { addr: String, reason: String },
     /// The database could not be opened (exit code 1).
     #[error(transparent)]
-    Open(#[from] db::OpenError),
+    Open(#[from] store::OpenError),
     /// A statement failed (exit code 1).
     #[error("cannot {action} in the {target}: {reason}")]
     Database {
@@ -64,7 +51,7 @@ impl RunError {
         RunError::Database {
             action,
             target: target.to_string(),
-            reason: db::errors::describe(err),
+            reason: store::errors::describe(err),
         }
     }
 
@@ -89,7 +76,7 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
         }
         Invocation::Migrate(database) => {
             let (target, db) = open(&database, IfMissing::Create).await?;
-            let applied = db::migrate(&db)
+            let applied = store::migrate(&db)
                 .await
                 .map_err(|e| RunError::database("apply migrations", &target, &e))?;
             if applied.is_empty() {
@@ -102,7 +89,7 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
         }
         Invocation::ClearSessions(database) => {
             let (target, db) = open(&database, IfMissing::Refuse).await?;
-            let pending = db::pending_migrations(&db)
+            let pending = store::pending_migrations(&db)
                 .await
                 .map_err(|e| RunError::database("read the applied migrations", &target, &e))?;
             if !pending.is_empty() {
@@ -111,7 +98,7 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
                     pending: pending.len(),
                 });
             }
-            let deleted = session::purge::purge_expired(&db)
+            let deleted = services::sessions::purge::purge_expired(&db)
                 .await
                 .map_err(|e| RunError::database("delete expired sessions", &target, &e))?;
             println!("{deleted}");
@@ -125,7 +112,7 @@ async fn open(
     if_missing: IfMissing,
 ) -> Result<(Target, sea_orm::DatabaseConnection), RunError> {
     let target = database.check()?;
-    let db = db::open(
+    let db = store::open(
         database.database_url.expose(),
         &target,
         database.sqlite_synchronous.to_sqlx(),

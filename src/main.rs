@@ -9,7 +9,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, error::ErrorKind};
-use tangerine::{config::Cli, db::target::passwords_in, telemetry};
+use tangerine::{config::Cli, store::target::passwords_in, telemetry};
 
 /// What a configuration that cannot work exits with (as clap does).
 const EXIT_CONFIG: u8 = 2;

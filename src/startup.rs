@@ -9,21 +9,22 @@ use tokio::net::TcpListener;
 
 use crate::{
     RunError,
-    accounts::Accounts,
-    api,
-    compress::Compression,
     config::{ConfigError, ListenAddr, Settings},
-    cookies::CookiePolicy,
-    csrf::{CsrfKey, CsrfLayer},
-    db::{self, IfMissing, Reads, Target},
-    devices::DeviceCookies,
-    failures::Failures,
-    middleware::{DecodablePaths, RequestLog, SecurityHeaders},
-    passwords::PasswordHasher,
-    server,
-    session::{SessionConfig, SessionLayer, SessionManager, purge},
-    throttle::Throttle,
-    web::{self, assets, cards::Cards, health, render::Templates},
+    http::api,
+    http::compress::Compression,
+    http::cookies::CookiePolicy,
+    http::csrf::{CsrfKey, CsrfLayer},
+    http::devices::DeviceCookies,
+    http::failures::Failures,
+    http::middleware::{DecodablePaths, RequestLog, SecurityHeaders},
+    http::server,
+    http::session::{SessionConfig, SessionLayer, SessionManager},
+    http::web::{self, assets, cards::Cards, health, render::Templates},
+    services::accounts::Accounts,
+    services::passwords::PasswordHasher,
+    services::sessions::purge,
+    services::throttle::Throttle,
+    store::{self, IfMissing, Reads, Target},
 };
 
 /// The background task deletes expired sessions every half idle time, but
@@ -69,7 +70,7 @@ impl Application {
         let checked = settings.check()?;
         let (listener, addr) = listen(&settings.addr).await?;
 
-        let db = db::open(
+        let db = store::open(
             settings.database.database_url.expose(),
             &checked.database,
             settings.database.sqlite_synchronous.to_sqlx(),
@@ -88,7 +89,7 @@ impl Application {
             ),
             Target::Postgres(_) => tracing::info!("database: {}", checked.database),
         }
-        let applied = db::migrate(&db)
+        let applied = store::migrate(&db)
             .await
             .map_err(|e| RunError::database("apply migrations", &checked.database, &e))?;
         match applied.as_slice() {
@@ -98,12 +99,12 @@ impl Application {
 
         let mut candidate = [0u8; 32];
         getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
-        let key = db::signing_keys::get_or_create(&db, "csrf", candidate)
+        let key = store::signing_keys::get_or_create(&db, "csrf", candidate)
             .await
             .map_err(|e| RunError::database("load the CSRF key", &checked.database, &e))?;
         let csrf_key = CsrfKey::new(&key).context("Failed to key the CSRF MAC")?;
         getrandom::fill(&mut candidate).context("Failed to read OS randomness")?;
-        let device_key = db::signing_keys::get_or_create(&db, "device", candidate)
+        let device_key = store::signing_keys::get_or_create(&db, "device", candidate)
             .await
             .map_err(|e| RunError::database("load the device-cookie key", &checked.database, &e))?;
 
@@ -251,7 +252,7 @@ async fn listen(addr: &ListenAddr) -> Result<(TcpListener, SocketAddr), RunError
         .map_err(|e| {
             ConfigError(format!(
                 "--addr {addr}: the host name does not resolve ({}); use an address such as 127.0.0.1:{}",
-                db::errors::describe_io(&e),
+                store::errors::describe_io(&e),
                 addr.port()
             ))
         })?
@@ -275,7 +276,7 @@ async fn listen(addr: &ListenAddr) -> Result<(TcpListener, SocketAddr), RunError
                      or listen on a higher port behind a reverse proxy)"
                         .to_owned()
                 }
-                _ => db::errors::describe_io(&e),
+                _ => store::errors::describe_io(&e),
             },
         },
         None => ConfigError(format!(

@@ -71,7 +71,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 fn redact_url_passwords(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut kept = 0;
-    for span in crate::db::target::password_spans(text) {
+    for span in crate::store::target::password_spans(text) {
         out.push_str(&text[kept..span.start]);
         out.push_str("***");
         kept = span.end;
@@ -106,18 +106,18 @@ impl Write for RedactedStderr {
 
 /// `err` and its causes in one line: each cause once (drivers repeat
 /// their source in their own message), a database error as
-/// [`crate::db::errors::describe`] tells it, no backtrace, no line breaks,
+/// [`crate::store::errors::describe`] tells it, no backtrace, no line breaks,
 /// and redacted.
 pub fn one_line(err: &(dyn Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
     while let Some(e) = current {
         let (text, last) = if let Some(db) = e.downcast_ref::<sea_orm::DbErr>() {
-            (crate::db::errors::describe(db), true)
+            (crate::store::errors::describe(db), true)
         } else if let Some(sqlx) = e.downcast_ref::<sea_orm::sqlx::Error>() {
-            (crate::db::errors::describe_sqlx(sqlx), true)
+            (crate::store::errors::describe_sqlx(sqlx), true)
         } else if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            (crate::db::errors::describe_io(io), true)
+            (crate::store::errors::describe_io(io), true)
         } else {
             (e.to_string(), false)
         };

@@ -621,7 +621,8 @@ async fn database_problems_are_one_clear_line_with_exit_code_1_within_5_seconds(
     {
         Some(admin) => {
             let url = admin.rsplit_once('/').unwrap().0.to_owned() + "/tangerine_missing_17";
-            let tangerine::db::Target::Postgres(pg) = tangerine::db::Target::parse(&url).unwrap()
+            let tangerine::store::Target::Postgres(pg) =
+                tangerine::store::Target::parse(&url).unwrap()
             else {
                 unreachable!()
             };
@@ -703,7 +704,7 @@ async fn clear_sessions_refuses_a_missing_or_unmigrated_database() {
         // An empty file: a SQLite database without tables.
         std::fs::File::create(database.url.trim_start_matches("sqlite://")).unwrap();
     }
-    let target = tangerine::db::Target::parse(&database.url).unwrap();
+    let target = tangerine::store::Target::parse(&database.url).unwrap();
     let ran = tangerine(
         &["clear-sessions", "--database-url", &database.url],
         dir.path(),
@@ -796,7 +797,7 @@ async fn a_port_in_use_is_reported_before_the_database_is_touched() {
     }
     assert!(dir.files().is_empty(), "created: {:?}", dir.files());
     if database.is_postgres() {
-        let db = tangerine::db::connect(&database.url).await.unwrap();
+        let db = tangerine::store::connect(&database.url).await.unwrap();
         let tables = sea_orm::ConnectionTrait::query_one_raw(
             &db,
             sea_orm::Statement::from_string(
@@ -900,7 +901,7 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
 
     // `PORT` alone, on the test's database: PostgreSQL by server and name.
     let database = TestDatabase::fresh().await;
-    let target = tangerine::db::Target::parse(&database.url).unwrap();
+    let target = tangerine::store::Target::parse(&database.url).unwrap();
     let server = Serving::start(
         &["--addr", "0", "--database-url", &database.url],
         dir.path(),

@@ -394,7 +394,7 @@ async fn concurrent_requests_of_one_session_lose_no_change_to_its_data() {
 
 #[tokio::test]
 async fn a_stale_write_of_session_data_is_refused_by_its_version() {
-    use tangerine::db::sessions;
+    use tangerine::store::sessions;
     let app = spawn_app().await;
     app.signed_up("alice").await;
     let id = app.session_id().await;

@@ -152,7 +152,7 @@ struct Away {
 
 impl Away {
     async fn take(admin_url: &str, name: &str) -> Self {
-        let admin = tangerine::db::connect(admin_url).await.unwrap();
+        let admin = tangerine::store::connect(admin_url).await.unwrap();
         let away = format!("{name}_away");
         admin
             .execute_unprepared(&format!(
@@ -224,7 +224,7 @@ impl Drop for Away {
                 .build()
                 .ok()?;
             rt.block_on(async {
-                let admin = tangerine::db::connect(&admin_url).await.ok()?;
+                let admin = tangerine::store::connect(&admin_url).await.ok()?;
                 let _ = admin
                     .execute_unprepared(&format!("ALTER DATABASE \"{away}\" RENAME TO \"{name}\""))
                     .await;
@@ -384,7 +384,7 @@ async fn a_sqlite_lock_held_too_long_answers_503_then_writes_work_again() {
     // The homepage shows (and so removes from the session) the welcome message.
     assert!(browser.get_text("/").await.contains("Welcome, alice"));
 
-    let holder = tangerine::db::connect(&database.url).await.unwrap();
+    let holder = tangerine::store::connect(&database.url).await.unwrap();
     let lock = holder.begin().await.unwrap();
     lock.execute_unprepared("UPDATE users SET username = username")
         .await

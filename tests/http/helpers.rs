@@ -14,7 +14,7 @@ use reqwest::{Client, Response, StatusCode, header};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tangerine::{
     config::{Cli, Settings},
-    passwords::PasswordHasher,
+    services::passwords::PasswordHasher,
     startup::Application,
 };
 use tokio::sync::oneshot;
@@ -44,7 +44,7 @@ impl TestDatabase {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!("tangerine_test_{id}");
-                let admin = tangerine::db::connect(&admin_url)
+                let admin = tangerine::store::connect(&admin_url)
                     .await
                     .expect("connect to TEST_DATABASE_URL");
                 admin
@@ -108,7 +108,7 @@ impl Drop for TestDatabase {
                         .build()
                         .ok()?;
                     rt.block_on(async {
-                        let admin = tangerine::db::connect(&admin_url).await.ok()?;
+                        let admin = tangerine::store::connect(&admin_url).await.ok()?;
                         admin
                             .execute_unprepared(&format!(
                                 "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -185,7 +185,7 @@ pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
         .await
         .expect("the server runs");
     });
-    let db = tangerine::db::connect(&database.url)
+    let db = tangerine::store::connect(&database.url)
         .await
         .expect("a test connection");
     TestApp {
@@ -277,8 +277,8 @@ impl TestApp {
     /// had left long before the server's purge came round.
     pub async fn insert_expired_sessions(&self, n: usize) {
         use tangerine::{
-            db::sessions::{NewSession, create},
             domain::session::{ClientInfo, Deadlines, now},
+            store::sessions::{NewSession, create},
         };
         let past = now() - chrono::TimeDelta::minutes(1);
         for _ in 0..n {

@@ -96,8 +96,8 @@ async fn two_instances_share_sessions_posts_and_logouts() {
     let ended = on_b.api_send(Method::DELETE, "/api/session", None).await;
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert_eq!(on_a.get("/api/me").await.status(), StatusCode::UNAUTHORIZED);
-    let db = tangerine::db::connect(&database.url).await.unwrap();
-    let row = tangerine::db::sessions::find_by_id(&db, session)
+    let db = tangerine::store::connect(&database.url).await.unwrap();
+    let row = tangerine::store::sessions::find_by_id(&db, session)
         .await
         .unwrap();
     assert!(row.is_none(), "the row is gone, for every instance");

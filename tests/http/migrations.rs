@@ -2,7 +2,7 @@
 
 use migration::MigratorTrait;
 use sea_orm::TransactionTrait;
-use tangerine::db::StoredBodies;
+use tangerine::store::StoredBodies;
 
 /// The migrations as the application runs them.
 type Migrator = migration::Migrator<StoredBodies>;
@@ -12,10 +12,10 @@ use crate::helpers::*;
 #[tokio::test]
 async fn every_migration_goes_down_and_up_again() {
     let database = TestDatabase::fresh().await;
-    let db = tangerine::db::connect(&database.url)
+    let db = tangerine::store::connect(&database.url)
         .await
         .expect("connect");
-    tangerine::db::migrate(&db).await.expect("up");
+    tangerine::store::migrate(&db).await.expect("up");
     // On one connection, in one transaction, as start-up migrates: the
     // schema changes of one step are then surely seen by the next.
     let txn = db.begin().await.expect("a transaction");

@@ -220,7 +220,7 @@ async fn the_health_check_answers_503_when_the_database_is_gone() {
     }
     // Drop the database under the running app.
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
-    let admin = tangerine::db::connect(&admin_url).await.unwrap();
+    let admin = tangerine::store::connect(&admin_url).await.unwrap();
     let name = app.database.url.rsplit('/').next().unwrap().to_owned();
     admin
         .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))

@@ -403,7 +403,7 @@ async fn the_purge_deletes_only_expired_rows() {
     app.insert_expired_sessions(3).await;
     assert_eq!(app.count("sessions").await, 4);
 
-    let deleted = tangerine::session::purge::purge_expired(&app.db)
+    let deleted = tangerine::services::sessions::purge::purge_expired(&app.db)
         .await
         .unwrap();
     assert_eq!(deleted, 3);
@@ -415,7 +415,7 @@ async fn the_purge_deletes_only_expired_rows() {
 async fn the_purge_works_through_many_batches() {
     let app = spawn_app().await;
     app.insert_expired_sessions(2500).await;
-    let deleted = tangerine::session::purge::purge_expired(&app.db)
+    let deleted = tangerine::services::sessions::purge::purge_expired(&app.db)
         .await
         .unwrap();
     assert_eq!(deleted, 2500);

@@ -11,13 +11,13 @@ use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tangerine::{
-    accounts::{Accounts, SignupInput},
-    db,
     domain::{PasswordInput, PasswordRules, SessionSecret, rate_limit::LimitSetting},
     entities::sessions,
-    passwords::PasswordHasher,
-    posts::{self, PostInput},
-    throttle::{Limits, Throttle},
+    services::accounts::{Accounts, SignupInput},
+    services::passwords::PasswordHasher,
+    services::posts::{self, PostInput},
+    services::throttle::{Limits, Throttle},
+    store,
 };
 
 #[derive(Parser)]
@@ -121,10 +121,10 @@ fn post_body(i: usize) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let db = db::connect(&args.database_url)
+    let db = store::connect(&args.database_url)
         .await
         .context("Failed to connect")?;
-    db::migrate(&db).await.context("Failed to migrate")?;
+    store::migrate(&db).await.context("Failed to migrate")?;
 
     // The seed signs people up as the site would, without its limits.
     let unlimited = Throttle::new(Limits {

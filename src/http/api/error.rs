@@ -1,0 +1,407 @@
+//! The API's one error shape, `{"error": "<code>", "message": "<human text>"}`,
+//! how each operation declares the statuses it may answer with it, and the
+//! one place where every error under `/api` becomes that shape.
+
+use std::marker::PhantomData;
+
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    error::{MethodNotAllowedError, NotFoundError, ResponseError},
+    http::StatusCode,
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::{ToJSON, Type},
+};
+
+use crate::{
+    http::middleware::{
+        BodyTimedOut, BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body,
+    },
+    http::origin,
+    startup::AppState,
+};
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code such as `not_found` or `csrf_failed`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl poem_openapi::types::Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            error: "not_found".into(),
+            message: "There is no such post.".into(),
+        }
+    }
+}
+
+/// An error answer: status, code and message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Seconds after which a refused request may be tried again (429, 503).
+    pub retry_after: Option<u64>,
+    /// What failed on the server's side, for the request's log line.
+    pub failure: Option<ServerFailure>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            failure: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Log in first.")
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    /// 503 with `Retry-After`: too many passwords are waiting to be checked.
+    pub fn busy() -> Self {
+        Self {
+            retry_after: Some(crate::services::accounts::BUSY_RETRY_AFTER.as_secs()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                crate::services::accounts::BUSY,
+            )
+        }
+    }
+
+    /// 422 for a new password that breaks a rule, with the rule's code.
+    pub fn password(rule: crate::domain::PasswordError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rule.code(),
+            rule.to_string(),
+        )
+    }
+
+    /// 429 with `Retry-After`: too many accounts from this address lately.
+    pub fn too_many_signups(retry_after: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after.as_secs()),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                crate::services::accounts::signup_throttled_message(retry_after),
+            )
+        }
+    }
+
+    /// 429 with `Retry-After`: too many failed logins lately.
+    pub fn too_many_failures(retry_after: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after.as_secs()),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                crate::services::accounts::throttled_message(retry_after),
+            )
+        }
+    }
+
+    /// The unexpected: answered without its cause, which the request's log
+    /// line tells; 503 `unavailable` when the database cannot be reached.
+    pub fn internal(cause: anyhow::Error) -> Self {
+        Self::failure(ServerFailure::of(cause.as_ref()))
+    }
+
+    /// The answer to a failure on the server's side: 503 `unavailable` with
+    /// `Retry-After`, or 500 `internal`.
+    pub fn failure(failure: ServerFailure) -> Self {
+        let mut error = match failure {
+            ServerFailure::Unavailable(_) => Self {
+                retry_after: Some(RETRY_AFTER_SECS),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database cannot be reached at the moment. Please try again in a few seconds.",
+                )
+            },
+            ServerFailure::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side. Please try again.",
+            ),
+        };
+        error.failure = Some(failure);
+        error
+    }
+
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<crate::http::session::SessionError> for ApiError {
+    fn from(e: crate::http::session::SessionError) -> Self {
+        ApiError::internal(anyhow::Error::new(e))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let mut resp = poem::web::Json(self.body().to_json()).into_response();
+        resp.set_status(self.status);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(secs),
+            );
+        }
+        if let Some(failure) = &self.failure {
+            failure.mark(&mut resp);
+        }
+        resp
+    }
+}
+
+/// The error statuses an operation declares in the spec.
+pub trait ErrorSet: Send + Sync + 'static {
+    const STATUSES: &'static [u16];
+}
+
+/// The errors of one operation: any [`ApiError`] at run time, and in the spec
+/// the statuses of `S` and 503, each with [`ErrorBody`].
+pub struct Errors<S: ErrorSet>(pub ApiError, PhantomData<S>);
+
+impl<S: ErrorSet> From<ApiError> for Errors<S> {
+    fn from(e: ApiError) -> Self {
+        Errors(e, PhantomData)
+    }
+}
+
+impl<S: ErrorSet> From<anyhow::Error> for Errors<S> {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e).into()
+    }
+}
+
+impl<S: ErrorSet> From<Errors<S>> for poem::Error {
+    fn from(e: Errors<S>) -> Self {
+        e.0.into()
+    }
+}
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "Malformed: the JSON, a parameter or a cursor could not be read.",
+        401 => "Not logged in: no live session.",
+        403 => {
+            "Refused: a missing or wrong `X-CSRF-Token`, a change requested by another site's page, or not yours to change."
+        }
+        404 => "There is no such thing.",
+        409 => "Conflict: the username is taken.",
+        413 => "The request body is larger than 256 KiB.",
+        415 => "The request body is not `application/json`.",
+        422 => {
+            "The JSON is well-formed but breaks a rule of the schema (for a new password: \
+                `password_too_short`, `password_too_long`, `password_too_common`, \
+                `password_too_similar`, `password_all_digits` or `password_unchanged`)."
+        }
+        429 => {
+            "Too many attempts (failed logins, sign-ups from one address, posts written \
+                or edited by one account): wait for `Retry-After` seconds."
+        }
+        503 => {
+            "Unavailable for now (the database cannot be reached, or too many passwords are \
+                being checked): wait for `Retry-After` seconds."
+        }
+        _ => "Error.",
+    }
+}
+
+impl<S: ErrorSet> ApiResponse for Errors<S> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            // Any operation may meet a database that cannot be reached.
+            responses: S::STATUSES
+                .iter()
+                .chain(if S::STATUSES.contains(&503) {
+                    &[][..]
+                } else {
+                    &[503]
+                })
+                .map(|&status| MetaResponse {
+                    description: describe(status),
+                    status: Some(status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}
+
+/// Declares error sets: `error_set!(Name = [401, 404]);`
+macro_rules! error_set {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),* $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl $crate::http::api::error::ErrorSet for $name {
+            const STATUSES: &'static [u16] = &[$($status),*];
+        }
+    )*};
+}
+pub(crate) use error_set;
+
+/// Turns every error under `/api` into the JSON shape, never an HTML page.
+/// Before anything else it refuses state changes that another site's page
+/// made (403, see `origin`); it also bounds the body (413), and keeps a copy
+/// of it to tell malformed JSON (400) from JSON that breaks a rule of the
+/// schema (422).
+pub struct ApiErrors;
+
+impl<E: Endpoint> Middleware<E> for ApiErrors {
+    type Output = ApiErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ApiErrorsEndpoint(inner)
+    }
+}
+
+pub struct ApiErrorsEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        if !req.method().is_safe() {
+            let settings = req.data::<AppState>().map(|s| &s.settings);
+            let cross_site = settings
+                .is_none_or(|s| origin::is_cross_site(&req, s.trust_proxy, s.secure_cookies));
+            if cross_site {
+                return Ok(ApiError::forbidden("csrf_failed", origin::REFUSED).as_response());
+            }
+        }
+        let body = match read_bounded_body(&mut req).await {
+            Ok(body) => body,
+            Err(err) => return Ok(to_api_error(err, &[]).as_response()),
+        };
+        match self.0.call(req).await {
+            Ok(resp) => Ok(resp.into_response()),
+            Err(err) => Ok(to_api_error(err, &body).as_response()),
+        }
+    }
+}
+
+fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
+    if let Some(api) = err.downcast_ref::<ApiError>() {
+        return api.clone();
+    }
+    if err.is::<BodyTooLarge>() {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            BodyTooLarge.to_string(),
+        );
+    }
+    if err.is::<BodyTimedOut>() {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            BodyTimedOut.to_string(),
+        );
+    }
+    if err.is::<ContentTypeError>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        let well_formed =
+            !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        return if well_formed {
+            ApiError::unprocessable(e.reason.clone())
+        } else {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("The body is not valid JSON: {}", e.reason),
+            )
+        };
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::bad_request(
+            "bad_parameter",
+            format!("Parameter `{}`: {}", e.name, e.reason),
+        );
+    }
+    if err.is::<ParsePathError>() || err.is::<NotFoundError>() {
+        return ApiError::not_found("There is nothing at this address.");
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "That method is not allowed here.",
+        );
+    }
+    let status = err.status();
+    if status.is_server_error() {
+        return ApiError::failure(ServerFailure::of(&err));
+    }
+    ApiError::new(
+        status,
+        "error",
+        status.canonical_reason().unwrap_or("The request failed."),
+    )
+}

@@ -1,0 +1,306 @@
+//! Sign up, log in, log out.
+
+use poem::{
+    IntoResponse, Request, Route, get, handler,
+    http::{HeaderValue, StatusCode},
+    post,
+    web::{Data, Form, Query},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    error::{WebResult, with_retry_after},
+    htmx::local_path,
+    render::View,
+};
+use crate::{
+    domain::PasswordInput,
+    http::client,
+    services::accounts::{self, LoginAttempt, LoginError, SignupError, SignupErrors, SignupInput},
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route
+        .at("/signup", get(signup_form).post(signup))
+        .at("/login", get(login_form).post(login))
+        .at("/logout", post(logout))
+}
+
+const LOGIN_PAGE: &str = "pages/accounts/login.html";
+const LOGIN_FORM: &str = "fragments/accounts/login_form.html";
+const SIGNUP_PAGE: &str = "pages/accounts/signup.html";
+const SIGNUP_FORM: &str = "fragments/accounts/signup_form.html";
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Where logging out lands: the login page, saying so. (A visitor has no
+/// session to carry a message in, so the address says it.)
+const LOGGED_OUT: &str = "/login?logged_out=1";
+const LOGGED_OUT_MESSAGE: &str = "You are logged out.";
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    logged_out: Option<String>,
+}
+
+/// `next` if it is a local path; anything else is dropped.
+fn safe_next(next: Option<String>) -> Option<String> {
+    next.filter(|n| local_path(n).is_some())
+}
+
+#[derive(Serialize)]
+struct LoginView {
+    username: String,
+    next: Option<String>,
+    error: Option<String>,
+    /// The error is about the username and password (not a refusal of
+    /// the attempt as a whole): both fields are marked.
+    credentials_refused: bool,
+    remember: bool,
+}
+
+impl LoginView {
+    /// "Remember me" starts unticked: a lasting session is the person's choice.
+    fn blank(next: Option<String>) -> Self {
+        Self {
+            username: String::new(),
+            next,
+            error: None,
+            credentials_refused: false,
+            remember: false,
+        }
+    }
+}
+
+#[handler]
+async fn login_form(view: View, Query(query): Query<LoginQuery>) -> WebResult {
+    let next = safe_next(query.next);
+    if view.user().is_some() {
+        return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+    }
+    let notices = match query.logged_out {
+        Some(_) => vec![LOGGED_OUT_MESSAGE.to_owned()],
+        None => Vec::new(),
+    };
+    if view.hx().wants_fragment() {
+        return view.fragment(LOGIN_FORM, LoginView::blank(next));
+    }
+    view.page_with(LOGIN_PAGE, LoginView::blank(next), notices)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: PasswordInput,
+    next: Option<String>,
+    /// The "Remember me" box: present when ticked.
+    remember: Option<String>,
+}
+
+#[handler]
+async fn login(
+    view: View,
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Form(form): Form<LoginForm>,
+) -> WebResult {
+    let next = safe_next(form.next);
+    let remember = form.remember.as_deref().is_some_and(is_ticked);
+    let attempt = state
+        .accounts
+        .log_in(LoginAttempt {
+            username: &form.username,
+            password: &form.password,
+            client_ip: client::ip(req, state.settings.trust_proxy),
+            device: view.session().known_device(&form.username),
+        })
+        .await;
+    let credentials_refused = matches!(attempt, Err(LoginError::InvalidCredentials));
+    let (status, error, retry_after) = match attempt {
+        Ok(who) => {
+            view.session().login(&who, remember).await?;
+            return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+        }
+        Err(LoginError::InvalidCredentials) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            accounts::BAD_CREDENTIALS.to_owned(),
+            None,
+        ),
+        Err(LoginError::Throttled { retry_after }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            accounts::throttled_message(retry_after),
+            Some(retry_after),
+        ),
+        Err(LoginError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            accounts::BUSY.to_owned(),
+            Some(accounts::BUSY_RETRY_AFTER),
+        ),
+        Err(LoginError::Unexpected(e)) => return Err(e.into()),
+    };
+    let again = LoginView {
+        username: form.username,
+        next,
+        error: Some(error),
+        credentials_refused,
+        remember,
+    };
+    let resp = view
+        .render(LOGIN_PAGE, LOGIN_FORM, again)?
+        .with_status(status)
+        .into_response();
+    Ok(with_retry_after(resp, retry_after))
+}
+
+/// How browsers send a ticked checkbox (`on`), and what scripts might.
+fn is_ticked(value: &str) -> bool {
+    matches!(value, "on" | "1" | "true" | "yes")
+}
+
+#[derive(Serialize, Default)]
+struct SignupView {
+    username: String,
+    next: Option<String>,
+    /// A refusal of the whole form (too many sign-ups, a busy server).
+    error: Option<String>,
+    errors: SignupErrorsView,
+    /// The shortest password accepted, for the field and its hint.
+    password_min: u16,
+}
+
+#[derive(Serialize, Default)]
+struct SignupErrorsView {
+    username: Option<String>,
+    password: Option<String>,
+    password_confirm: Option<String>,
+}
+
+impl From<SignupErrors> for SignupErrorsView {
+    fn from(e: SignupErrors) -> Self {
+        Self {
+            username: e.username,
+            password: e.password.map(|rule| rule.to_string()),
+            password_confirm: e.password_confirm,
+        }
+    }
+}
+
+#[handler]
+async fn signup_form(
+    view: View,
+    Data(state): Data<&AppState>,
+    Query(query): Query<NextQuery>,
+) -> WebResult {
+    let next = safe_next(query.next);
+    if view.user().is_some() {
+        return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+    }
+    view.render(
+        SIGNUP_PAGE,
+        SIGNUP_FORM,
+        SignupView {
+            next,
+            password_min: state.settings.password_min_length,
+            ..Default::default()
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: PasswordInput,
+    #[serde(default)]
+    password_confirm: PasswordInput,
+    next: Option<String>,
+}
+
+#[handler]
+async fn signup(
+    view: View,
+    req: &Request,
+    Data(state): Data<&AppState>,
+    Form(form): Form<SignupForm>,
+) -> WebResult {
+    let next = safe_next(form.next);
+    let input = SignupInput {
+        username: &form.username,
+        password: &form.password,
+        password_confirm: Some(&form.password_confirm),
+    };
+    let client_ip = client::ip(req, state.settings.trust_proxy);
+    let refused = |status, error: String, retry_after| {
+        (status, Some(error), SignupErrors::default(), retry_after)
+    };
+    let (status, error, errors, retry_after) = match state.accounts.sign_up(input, client_ip).await
+    {
+        Ok(who) => {
+            // Signing up starts a remembered session.
+            view.session().login(&who, true).await?;
+            view.flash(format!(
+                "Your account is ready. Welcome to Tangerine, {}!",
+                who.user.username
+            ))?;
+            return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+        }
+        Err(SignupError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, None),
+        Err(SignupError::UsernameTaken) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            SignupErrors {
+                username: Some(accounts::USERNAME_TAKEN.to_owned()),
+                ..Default::default()
+            },
+            None,
+        ),
+        Err(SignupError::Throttled { retry_after }) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            accounts::signup_throttled_message(retry_after),
+            Some(retry_after),
+        ),
+        Err(SignupError::Busy) => refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            accounts::BUSY.to_owned(),
+            Some(accounts::BUSY_RETRY_AFTER),
+        ),
+        Err(SignupError::Unexpected(e)) => return Err(e.into()),
+    };
+    let again = SignupView {
+        username: form.username.trim().to_owned(),
+        next,
+        error,
+        errors: errors.into(),
+        password_min: state.settings.password_min_length,
+    };
+    let resp = view
+        .render(SIGNUP_PAGE, SIGNUP_FORM, again)?
+        .with_status(status)
+        .into_response();
+    Ok(with_retry_after(resp, retry_after))
+}
+
+/// Logging out ends the session row, expires its cookie and asks the
+/// browser to drop what it stored for this site. Not `"cookies"`: that would
+/// also delete the device cookie, which lets this browser log in while its
+/// account is locked from elsewhere.
+#[handler]
+async fn logout(view: View) -> WebResult {
+    view.session().logout().await?;
+    let mut resp = view.redirect(LOGGED_OUT);
+    resp.headers_mut()
+        .insert(CLEAR_SITE_DATA, HeaderValue::from_static(CLEAR_ON_LOGOUT));
+    Ok(resp)
+}
+
+pub const CLEAR_SITE_DATA: &str = "Clear-Site-Data";
+/// What logging out asks the browser to clear.
+pub const CLEAR_ON_LOGOUT: &str = "\"storage\"";

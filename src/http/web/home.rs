@@ -1,0 +1,45 @@
+//! The homepage: the welcome, the composer for a logged-in person, and the
+//! feed of everyone's posts, newest first.
+
+use poem::{
+    Route, get, handler,
+    web::{Data, Query},
+};
+use serde::Serialize;
+
+use super::{
+    error::WebResult,
+    posts::{FEED_PAGE, FeedView, PageQuery, reached_the_top},
+    render::View,
+};
+use crate::{
+    services::posts::{self, PAGE_SIZE},
+    startup::AppState,
+};
+
+pub fn routes(route: Route) -> Route {
+    route.at("/", get(index))
+}
+
+#[derive(Serialize)]
+struct Home {
+    feed: FeedView,
+}
+
+/// The whole page, or (under htmx) the next page of the feed alone.
+#[handler]
+async fn index(
+    view: View,
+    Data(state): Data<&AppState>,
+    Query(query): Query<PageQuery>,
+) -> WebResult {
+    // This request writes nothing: what the session saw, the feed may see.
+    let seen = view.session().snapshot();
+    let start = query.start()?;
+    let page = posts::feed_versions(&state.reads, seen.as_ref(), start, PAGE_SIZE).await?;
+    if let Some(top) = reached_the_top(&view, start, &page, "/") {
+        return Ok(top);
+    }
+    let feed = FeedView::new(&view, &state.db, page, "/").await?;
+    view.render("pages/home.html", FEED_PAGE, Home { feed })
+}

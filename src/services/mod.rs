@@ -1,0 +1,8 @@
+//! The use cases: what the skins call, in the words of the domain. They
+//! take the store and domain values, and know nothing of HTTP.
+
+pub mod accounts;
+pub mod passwords;
+pub mod posts;
+pub mod sessions;
+pub mod throttle;
