@@ -4,7 +4,6 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use poem::{EndpointExt, Route, get};
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -24,7 +23,8 @@ use crate::{
     services::passwords::PasswordHasher,
     services::sessions::purge,
     services::throttle::Throttle,
-    store::{self, IfMissing, Reads, Target},
+    state::AppState,
+    store::{self, IfMissing, Store, Target},
 };
 
 /// The background task deletes expired sessions every half idle time, but
@@ -35,19 +35,6 @@ fn purge_interval(settings: &Settings) -> Duration {
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    /// The reads of every page view (on SQLite, in the calling thread).
-    pub reads: Reads,
-    /// Sign-up, login and password changes, with the hasher and the throttle.
-    pub accounts: Accounts,
-    /// The limits counted in the database (here: posting).
-    pub throttle: Throttle,
-    pub settings: Arc<Settings>,
-}
-
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
@@ -56,7 +43,6 @@ pub struct Application {
     state: AppState,
     sessions: Arc<SessionManager>,
     csrf_key: CsrfKey,
-    templates: Arc<Templates>,
     /// Defaults lowered to fit values given (see `Settings::check`).
     lowered: Vec<String>,
 }
@@ -115,9 +101,9 @@ impl Application {
         };
         let devices = DeviceCookies::new(&device_key, cookies.clone())
             .context("Failed to key the device-cookie MAC")?;
-        let reads = Reads::new(db.clone(), settings.database.database_url.expose());
+        let store = Store::new(db.clone(), settings.database.database_url.expose());
         let sessions = Arc::new(SessionManager::new(
-            reads.clone(),
+            store.clone(),
             SessionConfig {
                 policy: settings.session_policy(),
                 cookies,
@@ -145,20 +131,20 @@ impl Application {
             addr,
             url,
             state: AppState {
-                db: db.clone(),
-                reads,
+                store: store.clone(),
                 accounts: Accounts::new(
-                    db.clone(),
+                    store,
                     PasswordHasher::per_cpu(settings.max_pending_logins as usize),
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
                 ),
                 throttle: Throttle::new(settings.limits()),
+                cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
+                templates,
             },
             sessions,
             csrf_key,
-            templates,
             lowered: checked.lowered,
         })
     }
@@ -182,7 +168,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
-            self.state.db.clone(),
+            self.state.store.pool().clone(),
             self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));
@@ -203,10 +189,8 @@ impl Application {
             .at("/assets/:name", get(assets::serve))
             .at("/favicon.ico", get(assets::favicon))
             .nest("/", dynamic)
+            .with(Failures::new(self.state.templates.clone()))
             .data(self.state)
-            .data(self.templates.clone())
-            .data(Arc::new(Cards::new(settings.card_cache_size)))
-            .with(Failures::new(self.templates))
             .with(DecodablePaths)
             .with(SecurityHeaders {
                 hsts: settings.secure_cookies,

@@ -1,1 +1,27 @@
-//! What handlers receive.
+//! What handlers receive: the use cases, the settings and the renderer, in
+//! one value. The routes are given it whole (`startup` adds it once, above
+//! every route), so no piece of it can be missing when a handler runs.
+
+use std::sync::Arc;
+
+use crate::{
+    config::Settings,
+    http::web::{cards::Cards, render::Templates},
+    services::{accounts::Accounts, throttle::Throttle},
+    store::Store,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, for the use cases.
+    pub store: Store,
+    /// Sign-up, login and password changes, with the hasher and the throttle.
+    pub accounts: Accounts,
+    /// The limits counted in the database (here: posting).
+    pub throttle: Throttle,
+    pub settings: Arc<Settings>,
+    /// The pages' templates.
+    pub templates: Arc<Templates>,
+    /// Rendered posts, kept for the pages.
+    pub cards: Arc<Cards>,
+}

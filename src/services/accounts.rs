@@ -4,7 +4,6 @@
 use std::{net::IpAddr, time::Duration};
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 
 use crate::{
     domain::{
@@ -13,7 +12,7 @@ use crate::{
     },
     services::passwords::{HashError, PasswordHasher},
     services::throttle::{KnownDevice, Throttle, Throttled},
-    store::{self, users::CreateUserError},
+    store::{self, Store, users::CreateUserError},
 };
 
 /// What a sign-up form or request carries.
@@ -142,7 +141,7 @@ pub struct LoginAttempt<'a> {
 /// The accounts use cases, with what they need.
 #[derive(Clone)]
 pub struct Accounts {
-    db: DatabaseConnection,
+    store: Store,
     hasher: PasswordHasher,
     throttle: Throttle,
     rules: PasswordRules,
@@ -150,13 +149,13 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(
-        db: DatabaseConnection,
+        store: Store,
         hasher: PasswordHasher,
         throttle: Throttle,
         rules: PasswordRules,
     ) -> Self {
         Self {
-            db,
+            store,
             hasher,
             throttle,
             rules,
@@ -169,6 +168,20 @@ impl Accounts {
 
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    /// The person called `username`, if there is one.
+    pub async fn find(&self, username: &Username) -> anyhow::Result<Option<User>> {
+        store::users::find_by_username(self.store.pool(), username)
+            .await
+            .context("Failed to look up a user")
+    }
+
+    /// Whether the database answers (for `/healthz`); if not, why, in one line.
+    pub async fn database_answers(&self) -> Result<(), String> {
+        store::ping(self.store.pool())
+            .await
+            .map_err(|e| store::errors::describe(&e))
     }
 
     /// Parses a sign-up, takes the address's sign-up slot, then creates the
@@ -200,27 +213,27 @@ impl Accounts {
 
         // A cheap check first, so that a taken name costs no hashing; the unique
         // index still decides when two sign-ups race for one name.
-        if store::users::exists(&self.db, &username)
+        if store::users::exists(self.store.pool(), &username)
             .await
             .context("Failed to look up a username")?
         {
             return Err(SignupError::UsernameTaken);
         }
-        let slots = match self.throttle.signup(&self.db, client_ip).await? {
+        let slots = match self.throttle.signup(self.store.pool(), client_ip).await? {
             Ok(slots) => slots,
             Err(Throttled { retry_after }) => return Err(SignupError::Throttled { retry_after }),
         };
         let hash = match self.hasher.hash(&password).await {
             Ok(hash) => hash,
             Err(e) => {
-                self.throttle.give_back(&self.db, slots).await?;
+                self.throttle.give_back(self.store.pool(), slots).await?;
                 return Err(match e {
                     HashError::Busy => SignupError::Busy,
                     HashError::Failed(e) => e.into(),
                 });
             }
         };
-        match store::users::create(&self.db, &username, hash).await {
+        match store::users::create(self.store.pool(), &username, hash).await {
             Ok(user) => {
                 slots.keep();
                 Ok(Authenticated {
@@ -229,11 +242,11 @@ impl Accounts {
                 })
             }
             Err(CreateUserError::UsernameTaken) => {
-                self.throttle.give_back(&self.db, slots).await?;
+                self.throttle.give_back(self.store.pool(), slots).await?;
                 Err(SignupError::UsernameTaken)
             }
             Err(CreateUserError::Db(e)) => {
-                self.throttle.give_back(&self.db, slots).await?;
+                self.throttle.give_back(self.store.pool(), slots).await?;
                 Err(anyhow::Error::new(e)
                     .context("Failed to insert a user")
                     .into())
@@ -253,7 +266,7 @@ impl Accounts {
         let slots = match self
             .throttle
             .login_attempt(
-                &self.db,
+                self.store.pool(),
                 attempt.username,
                 attempt.client_ip,
                 attempt.device.as_ref(),
@@ -265,7 +278,7 @@ impl Accounts {
         };
         match self.authenticate(attempt.username, attempt.password).await {
             Ok(Some(who)) => {
-                self.throttle.give_back(&self.db, slots).await?;
+                self.throttle.give_back(self.store.pool(), slots).await?;
                 Ok(who)
             }
             Ok(None) => {
@@ -273,7 +286,7 @@ impl Accounts {
                 Err(LoginError::InvalidCredentials)
             }
             Err(e) => {
-                self.throttle.give_back(&self.db, slots).await?;
+                self.throttle.give_back(self.store.pool(), slots).await?;
                 Err(match e {
                     HashError::Busy => LoginError::Busy,
                     HashError::Failed(e) => e.into(),
@@ -293,7 +306,7 @@ impl Accounts {
         // goes through a (dummy) verification.
         let lookup = Username::parse(username).ok();
         let credentials = match &lookup {
-            Some(name) => store::users::find_credentials(&self.db, name.as_str())
+            Some(name) => store::users::find_credentials(self.store.pool(), name.as_str())
                 .await
                 .context("Failed to look up a user")?,
             None => None,
@@ -340,7 +353,7 @@ impl Accounts {
         } else {
             let slots = match self
                 .throttle
-                .password_check(&self.db, &user.username)
+                .password_check(self.store.pool(), &user.username)
                 .await?
             {
                 Ok(slots) => slots,
@@ -348,7 +361,7 @@ impl Accounts {
                     return Err(PasswordChangeError::Throttled { retry_after });
                 }
             };
-            let stored = store::users::password_hash(&self.db, user.id)
+            let stored = store::users::password_hash(self.store.pool(), user.id)
                 .await
                 .context("Failed to load a password hash");
             let verified = match stored {
@@ -356,13 +369,13 @@ impl Accounts {
                 Err(e) => Err(e.into()),
             };
             match verified {
-                Ok(true) => self.throttle.give_back(&self.db, slots).await?,
+                Ok(true) => self.throttle.give_back(self.store.pool(), slots).await?,
                 Ok(false) => {
                     slots.keep();
                     errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
                 }
                 Err(e) => {
-                    self.throttle.give_back(&self.db, slots).await?;
+                    self.throttle.give_back(self.store.pool(), slots).await?;
                     return Err(match e {
                         HashError::Busy => PasswordChangeError::Busy,
                         HashError::Failed(e) => e.into(),
@@ -377,7 +390,7 @@ impl Accounts {
             HashError::Busy => PasswordChangeError::Busy,
             HashError::Failed(e) => e.into(),
         })?;
-        store::users::set_password_hash(&self.db, user.id, hash)
+        store::users::set_password_hash(self.store.pool(), user.id, hash)
             .await
             .context("Failed to store a password hash")?
             .ok_or_else(|| PasswordChangeError::Unexpected(anyhow::anyhow!("the account is gone")))

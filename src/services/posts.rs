@@ -6,7 +6,6 @@
 //! posts written or edited count; deleting counts nothing.
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -15,7 +14,7 @@ use crate::{
         post::PostBodyError, post::PostTitleError, session::now,
     },
     services::throttle::{Slots, Throttle},
-    store::{self, Reads, Snapshot, posts::NewPost},
+    store::{self, Stamp, Store, posts::NewPost},
 };
 
 /// The feed's page size on the web.
@@ -80,13 +79,9 @@ pub fn throttled_message(retry_after: std::time::Duration) -> String {
 }
 
 /// Takes `author`'s posting slot, or says how long to wait.
-async fn take_slot(
-    db: &DatabaseConnection,
-    throttle: &Throttle,
-    author: &User,
-) -> Result<Slots, PostError> {
+async fn take_slot(store: &Store, throttle: &Throttle, author: &User) -> Result<Slots, PostError> {
     throttle
-        .post(db, author.id)
+        .post(store.pool(), author.id)
         .await?
         .map_err(|t| PostError::Throttled {
             retry_after: t.retry_after,
@@ -96,19 +91,19 @@ async fn take_slot(
 /// Runs `write` with a posting slot taken, which is given back when the
 /// post is refused or cannot be written.
 async fn counted<T>(
-    db: &DatabaseConnection,
+    store: &Store,
     throttle: &Throttle,
     author: &User,
     write: impl Future<Output = Result<T, PostError>>,
 ) -> Result<T, PostError> {
-    let slots = take_slot(db, throttle, author).await?;
+    let slots = take_slot(store, throttle, author).await?;
     match write.await {
         Ok(done) => {
             slots.keep();
             Ok(done)
         }
         Err(e) => {
-            throttle.give_back(db, slots).await?;
+            throttle.give_back(store.pool(), slots).await?;
             Err(e)
         }
     }
@@ -132,7 +127,7 @@ async fn render(body: &PostBody) -> Result<String, PostError> {
 
 #[tracing::instrument(skip_all, fields(author = %author.username))]
 pub async fn create(
-    db: &DatabaseConnection,
+    store: &Store,
     throttle: &Throttle,
     author: &User,
     input: PostInput<'_>,
@@ -141,10 +136,10 @@ pub async fn create(
         input.title.unwrap_or_default(),
         input.body.unwrap_or_default(),
     )?;
-    counted(db, throttle, author, insert(db, author, valid)).await
+    counted(store, throttle, author, insert(store, author, valid)).await
 }
 
-async fn insert(db: &DatabaseConnection, author: &User, valid: Valid) -> Result<Post, PostError> {
+async fn insert(store: &Store, author: &User, valid: Valid) -> Result<Post, PostError> {
     let body_html = render(&valid.body).await?;
     let post = Post {
         id: Uuid::now_v7(),
@@ -156,32 +151,30 @@ async fn insert(db: &DatabaseConnection, author: &User, valid: Valid) -> Result<
         created_at: now(),
         updated_at: None,
     };
-    store::posts::insert(
-        db,
-        NewPost {
+    store
+        .insert_post(NewPost {
             id: post.id,
             author_id: post.author_id,
             title: &post.title,
             body: &post.body,
             body_html: &post.body_html,
             created_at: post.created_at,
-        },
-    )
-    .await
-    .context("Failed to insert a post")?;
+        })
+        .await
+        .context("Failed to insert a post")?;
     Ok(post)
 }
 
-pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Post, PostError> {
-    store::posts::find(db, id)
+pub async fn get(store: &Store, id: Uuid) -> Result<Post, PostError> {
+    store::posts::find(store.pool(), id)
         .await
         .context("Failed to load a post")?
         .ok_or(PostError::NotFound)
 }
 
 /// The post, if `user` wrote it: what an edit form starts from.
-pub async fn get_own(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Post, PostError> {
-    let post = get(db, id).await?;
+pub async fn get_own(store: &Store, user: &User, id: Uuid) -> Result<Post, PostError> {
+    let post = get(store, id).await?;
     if post.author_id != user.id {
         return Err(PostError::Forbidden);
     }
@@ -191,13 +184,13 @@ pub async fn get_own(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<P
 /// Changes the title and/or body of `user`'s post.
 #[tracing::instrument(skip_all, fields(post = %id))]
 pub async fn update(
-    db: &DatabaseConnection,
+    store: &Store,
     throttle: &Throttle,
     user: &User,
     id: Uuid,
     input: PostInput<'_>,
 ) -> Result<Post, PostError> {
-    let post = get_own(db, user, id).await?;
+    let post = get_own(store, user, id).await?;
     if input.title.is_none() && input.body.is_none() {
         return Ok(post);
     }
@@ -205,25 +198,25 @@ pub async fn update(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),
     )?;
-    counted(db, throttle, user, rewrite(db, post, valid)).await
+    counted(store, throttle, user, rewrite(store, post, valid)).await
 }
 
-async fn rewrite(db: &DatabaseConnection, post: Post, valid: Valid) -> Result<Post, PostError> {
+async fn rewrite(store: &Store, post: Post, valid: Valid) -> Result<Post, PostError> {
     let id = post.id;
     let body_html = render(&valid.body).await?;
     let updated_at = now();
-    let found = store::posts::update(
-        db,
-        id,
-        store::posts::PostUpdate {
-            title: valid.title.as_str(),
-            body: valid.body.as_str(),
-            body_html: &body_html,
-            updated_at,
-        },
-    )
-    .await
-    .context("Failed to update a post")?;
+    let found = store
+        .update_post(
+            id,
+            store::posts::PostUpdate {
+                title: valid.title.as_str(),
+                body: valid.body.as_str(),
+                body_html: &body_html,
+                updated_at,
+            },
+        )
+        .await
+        .context("Failed to update a post")?;
     if !found {
         return Err(PostError::NotFound);
     }
@@ -238,9 +231,10 @@ async fn rewrite(db: &DatabaseConnection, post: Post, valid: Valid) -> Result<Po
 
 /// Deletes `user`'s post; returns it as it was.
 #[tracing::instrument(skip_all, fields(post = %id))]
-pub async fn delete(db: &DatabaseConnection, user: &User, id: Uuid) -> Result<Post, PostError> {
-    let post = get_own(db, user, id).await?;
-    let found = store::posts::delete(db, id)
+pub async fn delete(store: &Store, user: &User, id: Uuid) -> Result<Post, PostError> {
+    let post = get_own(store, user, id).await?;
+    let found = store
+        .delete_post(id)
         .await
         .context("Failed to delete a post")?;
     if found {
@@ -260,41 +254,40 @@ pub struct PageLimit {
 
 /// A page of everyone's posts, newest first.
 pub async fn feed(
-    reads: &Reads,
+    store: &Store,
     before: Option<Cursor>,
     limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
-    page(reads, None, before, limit).await
+    page(store, None, before, limit).await
 }
 
 /// A page of one person's posts, with the person.
 pub async fn by_author(
-    reads: &Reads,
+    store: &Store,
     username: &str,
     before: Option<Cursor>,
     limit: PageLimit,
 ) -> Result<(User, FeedPage), PostError> {
-    let author = author_named(reads.pool(), username).await?;
-    let page = page(reads, Some(author.id), before, limit).await?;
+    let author = author_named(store, username).await?;
+    let page = page(store, Some(author.id), before, limit).await?;
     Ok((author, page))
 }
 
 /// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
-/// `seen` is the snapshot the request's session was read at, when the
-/// request has written nothing since: the first page may then come from
-/// memory (see [`Reads::first_page_versions`]).
+/// `session` is the stamp of the request's session lookup: the first page
+/// may then come from memory (see [`Store::first_page_versions`]).
 pub async fn feed_versions(
-    reads: &Reads,
-    seen: Option<&Snapshot>,
+    store: &Store,
+    session: Option<&Stamp>,
     start: PageStart,
     limit: u64,
 ) -> Result<VersionPage, PostError> {
     if start != PageStart::Newest {
-        return versions(reads, None, start, limit).await;
+        return versions(store, None, start, limit).await;
     }
     // One more than asked tells whether another page follows.
-    let versions = reads
-        .first_page_versions(seen, limit + 1)
+    let versions = store
+        .first_page_versions(session, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
     Ok(VersionPage::of(versions, limit, None))
@@ -302,36 +295,36 @@ pub async fn feed_versions(
 
 /// A page of one person's posts as versions, with the person.
 pub async fn versions_by_author(
-    reads: &Reads,
+    store: &Store,
     username: &str,
     start: PageStart,
     limit: u64,
 ) -> Result<(User, VersionPage), PostError> {
-    let author = author_named(reads.pool(), username).await?;
-    let page = versions(reads, Some(author.id), start, limit).await?;
+    let author = author_named(store, username).await?;
+    let page = versions(store, Some(author.id), start, limit).await?;
     Ok((author, page))
 }
 
 /// The posts with these ids (the ones that still exist).
-pub async fn get_many(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<Post>, PostError> {
+pub async fn get_many(store: &Store, ids: &[Uuid]) -> Result<Vec<Post>, PostError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(store::posts::find_many(db, ids)
+    Ok(store::posts::find_many(store.pool(), ids)
         .await
         .context("Failed to load posts")?)
 }
 
-async fn author_named(db: &DatabaseConnection, username: &str) -> Result<User, PostError> {
+async fn author_named(store: &Store, username: &str) -> Result<User, PostError> {
     let username = Username::parse(username).map_err(|_| PostError::NotFound)?;
-    store::users::find_by_username(db, &username)
+    store::users::find_by_username(store.pool(), &username)
         .await
         .context("Failed to look up a user")?
         .ok_or(PostError::NotFound)
 }
 
 async fn versions(
-    reads: &Reads,
+    store: &Store,
     author: Option<Uuid>,
     start: PageStart,
     limit: u64,
@@ -343,14 +336,14 @@ async fn versions(
         // through the pool, off the hot path.
         PageStart::After(after) => {
             let versions =
-                store::posts::page_versions_after(reads.pool(), author, after, limit + 1)
+                store::posts::page_versions_after(store.pool(), author, after, limit + 1)
                     .await
                     .context("Failed to load a page of newer posts")?;
             return Ok(VersionPage::going_forward(versions, limit, after));
         }
     };
     // One more than asked tells whether another page follows.
-    let versions = reads
+    let versions = store
         .page_versions(author, before, limit + 1)
         .await
         .context("Failed to load a page of posts")?;
@@ -358,13 +351,13 @@ async fn versions(
 }
 
 async fn page(
-    reads: &Reads,
+    store: &Store,
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: PageLimit,
 ) -> Result<FeedPage, PostError> {
     // One more than asked tells whether another page follows.
-    let mut posts = reads
+    let mut posts = store
         .page(author, before, limit.posts + 1)
         .await
         .context("Failed to load a page of posts")?;

@@ -12,9 +12,8 @@ pub mod signing_keys;
 pub mod target;
 pub mod users;
 
-pub use hot::Reads;
-use hot::shapes::Shapes;
-pub use hot::snapshot::Snapshot;
+use hot::shapes::StatementTexts;
+pub use hot::{Stamp, Store};
 pub use target::Target;
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
@@ -115,10 +114,35 @@ async fn connect_with(
 ) -> Result<DatabaseConnection, DbErr> {
     let options = pool_options(url, synchronous);
     if url.trim_start().starts_with("sqlite:") {
+        configure_sqlite();
         connect_sqlite(options).await
     } else {
         Database::connect(options).await
     }
+}
+
+/// Turns off SQLite's memory statistics, which Tangerine never reads, before
+/// the library starts: with them on, every allocation SQLite makes takes a
+/// process-wide mutex (one of SQLite's recommended options). Only possible
+/// before the first connection opens; afterwards SQLite refuses, and the
+/// statistics stay on.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use rusqlite::ffi;
+        // SAFETY: `sqlite3_config` is SQLite's public interface for this; it
+        // runs once, before this process opens a connection, and
+        // SQLITE_CONFIG_MEMSTATUS takes one int.
+        let rc = unsafe {
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, std::ffi::c_int::from(0u8))
+        };
+        if rc != ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was started before its memory statistics could be turned off"
+            );
+        }
+    });
 }
 
 /// How long SQLite waits for another connection's lock before giving up.

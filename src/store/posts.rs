@@ -11,9 +11,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Shapes,
+    StatementTexts,
     hot::{
-        inline::{self, InlineSqlite},
+        inline::{self, InlineError, InlineSqlite},
         snapshot::Snapshot,
     },
 };
@@ -72,6 +72,28 @@ pub struct NewPost<'a> {
     pub body: &'a str,
     pub body_html: &'a str,
     pub created_at: DateTime<Utc>,
+}
+
+impl super::Store {
+    /// Writes a post, and forgets the pages this instance keeps in memory,
+    /// which lack it (also below: every write of a post goes through here).
+    pub async fn insert_post(&self, new: NewPost<'_>) -> Result<(), DbErr> {
+        let written = insert(self.pool(), new).await;
+        self.forget_kept();
+        written
+    }
+
+    pub async fn update_post(&self, id: Uuid, change: PostUpdate<'_>) -> Result<bool, DbErr> {
+        let written = update(self.pool(), id, change).await;
+        self.forget_kept();
+        written
+    }
+
+    pub async fn delete_post(&self, id: Uuid) -> Result<bool, DbErr> {
+        let written = delete(self.pool(), id).await;
+        self.forget_kept();
+        written
+    }
 }
 
 pub async fn insert(db: &impl ConnectionTrait, new: NewPost<'_>) -> Result<(), DbErr> {
@@ -156,7 +178,7 @@ pub fn page_inline(
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
-) -> Result<Vec<Post>, DbErr> {
+) -> Result<Vec<Post>, InlineError> {
     let stmt = paged(DbBackend::Sqlite, select_posts(), author, before, limit);
     // The columns of `select_posts`, in order.
     sqlite.query(&stmt, |row| {
@@ -211,7 +233,7 @@ pub fn page_versions_inline(
     author: Option<Uuid>,
     before: Option<Cursor>,
     limit: u64,
-) -> Result<Vec<PostVersion>, DbErr> {
+) -> Result<Vec<PostVersion>, InlineError> {
     if author.is_none() && before.is_none() {
         return sqlite.query_sql(&first_page_sql(limit), [], version_of_row);
     }
@@ -222,22 +244,21 @@ pub fn page_versions_inline(
 /// The first page of everyone's feed, read on every homepage: a statement
 /// without values, built once per page size.
 fn first_page_sql(limit: u64) -> std::sync::Arc<str> {
-    static FIRST_PAGES: Shapes<u64> = Shapes::new();
+    static FIRST_PAGES: StatementTexts<u64> = StatementTexts::new();
     FIRST_PAGES.sql(limit, || {
         versions_paged(DbBackend::Sqlite, None, None, limit)
     })
 }
 
 /// The first `limit` versions of everyone's feed on a SQLite file, read in
-/// the calling thread, with the header of the WAL the read saw (see
-/// [`Snapshot`]).
+/// the calling thread, with the point the read saw (see [`Snapshot`]).
 pub fn first_versions_inline_at_snapshot(
     sqlite: &InlineSqlite,
     limit: u64,
-) -> Result<(Vec<PostVersion>, Option<Snapshot>), DbErr> {
-    let (versions, header) =
-        sqlite.query_at_snapshot(&first_page_sql(limit), [], version_of_row)?;
-    Ok((versions, header.map(Snapshot::Sqlite)))
+) -> Result<(Vec<PostVersion>, Option<Snapshot>), InlineError> {
+    let (versions, point) =
+        sqlite.query_at_read_point(&first_page_sql(limit), [], version_of_row)?;
+    Ok((versions, Some(Snapshot::Sqlite(point))))
 }
 
 /// A row of `select_versions`, its columns in order.

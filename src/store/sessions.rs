@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    Shapes,
+    StatementTexts,
     hot::{
-        inline::{self, InlineSqlite},
+        inline::{self, InlineError, InlineSqlite},
         snapshot::Snapshot,
     },
 };
@@ -200,9 +200,9 @@ pub async fn find_many_by_secret_hash_at_snapshot(
 ) -> Result<FoundMany, DbErr> {
     /// The column that tells which secret a row was found for.
     const HASH_COLUMN: &str = "found_secret_hash";
-    static SHAPES: Shapes<usize> = Shapes::new();
+    static TEXTS: StatementTexts<usize> = StatementTexts::new();
     let shape = hashes.len().next_power_of_two();
-    let sql = SHAPES.sql(shape, || {
+    let sql = TEXTS.sql(shape, || {
         let placeholders = vec![Vec::<u8>::new(); shape];
         Snapshot::reported_by(select_stored())
             .column_as(sessions::Column::SecretHash, HASH_COLUMN)
@@ -229,18 +229,18 @@ pub async fn find_many_by_secret_hash_at_snapshot(
     Ok(found)
 }
 
-/// [`find_by_secret_hash`], read in the calling thread, with the header of
-/// the WAL the read saw (see [`Snapshot`]).
+/// [`find_by_secret_hash`], read in the calling thread, with the point the
+/// read saw (see [`Snapshot`]).
 pub fn find_by_secret_hash_inline(
     sqlite: &InlineSqlite,
     secret_hash: &[u8],
-) -> Result<Found, DbErr> {
+) -> Result<Found, InlineError> {
     // One statement, whatever the hash: built once, the hash bound as the
     // blob sqlx binds it as.
-    static BY_SECRET_HASH: Shapes<()> = Shapes::new();
+    static BY_SECRET_HASH: StatementTexts<()> = StatementTexts::new();
     let sql = BY_SECRET_HASH.sql((), || by_secret_hash(&[]).build(DbBackend::Sqlite));
     // The columns of `select_stored`, in order.
-    let (rows, header) = sqlite.query_at_snapshot(&sql, [secret_hash], |row| {
+    let (rows, point) = sqlite.query_at_read_point(&sql, [secret_hash], |row| {
         Ok(SessionRow {
             id: inline::uuid(row, 0)?,
             user_id: inline::optional_uuid(row, 1)?,
@@ -257,7 +257,7 @@ pub fn find_by_secret_hash_inline(
     })?;
     Ok((
         rows.into_iter().next().map(Into::into),
-        header.map(Snapshot::Sqlite),
+        Some(Snapshot::Sqlite(point)),
     ))
 }
 

@@ -113,7 +113,7 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
     assert!(
         page_line.contains("ERROR")
             && page_line.contains("postgres://tester:***@db/x")
-            && page_line.contains("(at src/web/mod.rs:"),
+            && page_line.contains("(at src/http/web/mod.rs:"),
         "{page_line}"
     );
     assert!(lines.iter().any(|l| l.contains("GET /api/test/panic 500")));

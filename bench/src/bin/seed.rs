@@ -133,8 +133,9 @@ async fn main() -> anyhow::Result<()> {
         signups: LimitSetting::Off,
         posts: LimitSetting::Off,
     });
+    let store = store::Store::through_pool(db.clone());
     let accounts = Accounts::new(
-        db.clone(),
+        store.clone(),
         PasswordHasher::per_cpu(0),
         unlimited.clone(),
         PasswordRules::default(),
@@ -168,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
             )
         };
         posts::create(
-            &db,
+            &store,
             &unlimited,
             &user,
             PostInput {

@@ -21,7 +21,7 @@ use crate::{
         BodyTimedOut, BodyTooLarge, RETRY_AFTER_SECS, ServerFailure, read_bounded_body,
     },
     http::origin,
-    startup::AppState,
+    state::AppState,
 };
 
 /// The body of every error answer.

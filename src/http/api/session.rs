@@ -15,7 +15,7 @@ use crate::{
     http::csrf::Csrf,
     http::session::Session,
     services::accounts::{self, LoginAttempt, LoginError, PasswordChange, PasswordChangeError},
-    startup::AppState,
+    state::AppState,
 };
 
 pub struct SessionApi;

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     http::session::{Revoked, Session},
     services::sessions::listing::{self, SessionSummary},
-    startup::AppState,
+    state::AppState,
 };
 
 pub struct SessionsApi;
@@ -88,7 +88,7 @@ impl SessionsApi {
         state: poem::web::Data<&AppState>,
         session: Session,
     ) -> Result<ListResponse, Errors<ListErrors>> {
-        let sessions = listing::list(&state.0.db, &auth.0, session.id())
+        let sessions = listing::list(&state.0.store, &auth.0, session.id())
             .await
             .context("Failed to list sessions")?;
         Ok(ListResponse::Ok(Json(

@@ -19,8 +19,7 @@ use crate::{
     http::client,
     services::accounts::{self, SignupError, SignupInput},
     services::posts,
-    startup::AppState,
-    store,
+    state::AppState,
 };
 
 pub struct UsersApi;
@@ -133,11 +132,12 @@ impl UsersApi {
     ) -> Result<UserResponse, Errors<UserErrors>> {
         let not_found = || ApiError::not_found("There is nobody by that name.");
         let name = Username::parse(&username.0).map_err(|_| not_found())?;
-        let user = store::users::find_by_username(&state.0.db, &name)
+        let user = state
+            .0
+            .accounts
+            .find(&name)
             .await
-            .map_err(|e| {
-                ApiError::internal(anyhow::Error::new(e).context("Failed to look up a user"))
-            })?
+            .map_err(ApiError::internal)?
             .ok_or_else(not_found)?;
         Ok(UserResponse::Ok(Json(user.into())))
     }
@@ -168,7 +168,7 @@ impl UsersApi {
             posts: limit.0,
             bytes: state.0.settings.api_page_size,
         };
-        let (_, page) = posts::by_author(&state.0.reads, &username.0, before, limit)
+        let (_, page) = posts::by_author(&state.0.store, &username.0, before, limit)
             .await
             .map_err(|e| match e {
                 posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),

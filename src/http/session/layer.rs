@@ -20,7 +20,7 @@ use crate::{
     http::cookies::{self, CookiePolicy},
     http::devices::{Device, DeviceCookies},
     store::{
-        Reads,
+        Store,
         sessions::{self, NewSession, StoredSession, Touch},
     },
 };
@@ -51,7 +51,7 @@ pub struct SessionManager {
     /// Device cookies: read with the session, given out at login.
     devices: DeviceCookies,
     /// The pool (for writes) and the per-request reads.
-    reads: Reads,
+    reads: Store,
     policy: SessionPolicy,
     cookies: CookiePolicy,
     cookie_name: String,
@@ -65,7 +65,7 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(reads: Reads, config: SessionConfig, devices: DeviceCookies) -> Self {
+    pub fn new(reads: Store, config: SessionConfig, devices: DeviceCookies) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
             devices,
@@ -103,9 +103,9 @@ impl SessionManager {
             Err(_) => (true, None),
         };
         let presented = cookie.and_then(SessionSecret::parse);
-        let (mut current, mut snapshot) = (None, None);
+        let (mut current, mut found_at) = (None, None);
         if let Some(secret) = &presented
-            && let (Some(stored), seen) = self
+            && let (Some(stored), stamp) = self
                 .reads
                 .session_by_secret_hash(&secret.hash())
                 .await
@@ -118,7 +118,7 @@ impl SessionManager {
                 // session.
             } else if stored.deadlines.is_live(now()) {
                 current = Some(stored);
-                snapshot = seen;
+                found_at = stamp;
             } else {
                 // Expiry is final: the row goes now rather than at the next purge.
                 sessions::delete(self.db(), stored.id)
@@ -129,7 +129,7 @@ impl SessionManager {
         Ok(State {
             device_cookie: self.devices.raw(req),
             logged_in_here: false,
-            snapshot,
+            stamp: found_at,
             view: current.as_ref().map(|s| s.data.clone()).unwrap_or_default(),
             presented: presented.filter(|_| current.is_some()),
             current,
@@ -423,7 +423,7 @@ impl State {
         State {
             device_cookie: None,
             logged_in_here: false,
-            snapshot: None,
+            stamp: None,
             current: None,
             presented: None,
             cookie_sent: false,

@@ -27,7 +27,7 @@ use crate::{
     domain::{Authenticated, CredentialEpoch, SessionSecret, User, session::ClientInfo},
     services::throttle::KnownDevice,
     store::{
-        Snapshot,
+        Stamp,
         sessions::{SessionData, StoredSession},
     },
 };
@@ -100,8 +100,8 @@ struct State {
     logged_in_here: bool,
     /// The live session, if any: loaded with the request or started by it.
     current: Option<StoredSession>,
-    /// The snapshot `current` was loaded at.
-    snapshot: Option<Snapshot>,
+    /// What the lookup of `current` saw of the database.
+    stamp: Option<Stamp>,
     /// The secret the browser presented for `current`, to re-send its cookie.
     presented: Option<SessionSecret>,
     /// Whether the request carried a session cookie at all.
@@ -132,15 +132,14 @@ impl Session {
         self.lock().current.as_ref().and_then(|s| s.user.clone())
     }
 
-    /// The database snapshot the session was loaded at (none on a SQLite
-    /// database in memory): a read made as of that snapshot may be answered from memory (see
-    /// `store::Reads::first_page_versions`). None once this request has logged
-    /// in or out; a handler that writes anything itself must not use it for
-    /// the reads that follow its write.
-    pub fn snapshot(&self) -> Option<Snapshot> {
+    /// What the session's lookup saw of the database (none on a SQLite
+    /// database in memory): a read at least as new may be answered from
+    /// memory (see `Store::first_page_versions`). None once this request has
+    /// logged in or out.
+    pub fn stamp(&self) -> Option<Stamp> {
         let state = self.lock();
         match state.outcome {
-            Outcome::Continued => state.snapshot.clone(),
+            Outcome::Continued => state.stamp.clone(),
             Outcome::Started(_) | Outcome::Ended => None,
         }
     }
@@ -408,7 +407,7 @@ mod tests {
     fn session_with(data: SessionData) -> Session {
         let now = crate::domain::session::now();
         let manager = SessionManager::new(
-            crate::store::Reads::through_pool(sea_orm::DatabaseConnection::default()),
+            crate::store::Store::through_pool(sea_orm::DatabaseConnection::default()),
             SessionConfig {
                 policy: SessionPolicy {
                     idle: Duration::from_secs(60),
@@ -450,7 +449,7 @@ mod tests {
                 device_cookie: None,
                 logged_in_here: false,
                 current: Some(stored),
-                snapshot: None,
+                stamp: None,
                 presented: None,
                 cookie_sent: true,
                 view: data,

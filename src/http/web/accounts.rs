@@ -17,7 +17,7 @@ use crate::{
     domain::PasswordInput,
     http::client,
     services::accounts::{self, LoginAttempt, LoginError, SignupError, SignupErrors, SignupInput},
-    startup::AppState,
+    state::AppState,
 };
 
 pub fn routes(route: Route) -> Route {

@@ -18,7 +18,6 @@ use std::{collections::HashMap, sync::Mutex};
 
 use anyhow::Context;
 use minijinja::{Value, context};
-use sea_orm::DatabaseConnection;
 
 use super::{format::TimeView, render::Templates};
 use crate::{
@@ -27,6 +26,7 @@ use crate::{
         post::{HeadingLevel, Headings, render_markdown},
     },
     services::posts,
+    store::Store,
 };
 
 const CARD: &str = "fragments/posts/card.html";
@@ -208,7 +208,7 @@ impl Cards {
     /// out.
     pub async fn cards(
         &self,
-        db: &DatabaseConnection,
+        store: &Store,
         templates: &Templates,
         versions: &[PostVersion],
     ) -> anyhow::Result<Vec<(PostVersion, Card)>> {
@@ -226,7 +226,7 @@ impl Cards {
             .map(|(v, _)| v.id)
             .collect();
         if !missing.is_empty() {
-            let posts = posts::get_many(db, &missing)
+            let posts = posts::get_many(store, &missing)
                 .await
                 .map_err(|e| anyhow::anyhow!("Failed to load posts for their cards: {e}"))?;
             for post in &posts {

@@ -13,7 +13,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::
 use serde::Deserialize;
 
 use super::error::WebError;
-use crate::{http::csrf, http::origin, http::session::Session, startup::AppState};
+use crate::{http::csrf, http::origin, http::session::Session, state::AppState};
 
 /// Routes open to visitors without a session, where a bad token is a plain 403.
 const PUBLIC_FORMS: &[&str] = &["/login", "/signup"];

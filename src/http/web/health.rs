@@ -3,17 +3,14 @@
 
 use poem::{IntoResponse, Response, handler, http::StatusCode, web::Data};
 
-use crate::{http::middleware::ServerFailure, startup::AppState};
+use crate::{http::middleware::ServerFailure, state::AppState};
 
 #[handler]
 pub async fn healthz(Data(state): Data<&AppState>) -> Response {
-    match crate::store::ping(&state.db).await {
+    match state.accounts.database_answers().await {
         Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(e) => {
-            let failure = ServerFailure::Unavailable(format!(
-                "database unavailable: {}",
-                crate::store::errors::describe(&e)
-            ));
+            let failure = ServerFailure::Unavailable(format!("database unavailable: {}", e));
             let mut resp =
                 (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
             failure.mark(&mut resp);

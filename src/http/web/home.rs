@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     services::posts::{self, PAGE_SIZE},
-    startup::AppState,
+    state::AppState,
 };
 
 pub fn routes(route: Route) -> Route {
@@ -33,13 +33,12 @@ async fn index(
     Data(state): Data<&AppState>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
-    // This request writes nothing: what the session saw, the feed may see.
-    let seen = view.session().snapshot();
+    let stamp = view.session().stamp();
     let start = query.start()?;
-    let page = posts::feed_versions(&state.reads, seen.as_ref(), start, PAGE_SIZE).await?;
+    let page = posts::feed_versions(&state.store, stamp.as_ref(), start, PAGE_SIZE).await?;
     if let Some(top) = reached_the_top(&view, start, &page, "/") {
         return Ok(top);
     }
-    let feed = FeedView::new(&view, &state.db, page, "/").await?;
+    let feed = FeedView::new(&view, &state.store, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

@@ -8,7 +8,6 @@ use poem::{
     post,
     web::{Data, Form, Path, Query},
 };
-use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -21,7 +20,8 @@ use super::{
 use crate::{
     domain::{Cursor, PageStart, Post, VersionPage},
     services::posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
-    startup::AppState,
+    state::AppState,
+    store::Store,
 };
 
 pub fn routes(route: Route) -> Route {
@@ -97,16 +97,11 @@ struct FeedItem {
 
 impl FeedView {
     /// `base` is the feed's own address (`/` or `/u/alice`).
-    pub async fn new(
-        view: &View,
-        db: &DatabaseConnection,
-        page: VersionPage,
-        base: &str,
-    ) -> WebResult<Self> {
+    pub async fn new(view: &View, store: &Store, page: VersionPage, base: &str) -> WebResult<Self> {
         let viewer = view.user().map(|u| u.id);
         let cards = view
             .cards()
-            .cards(db, view.templates(), &page.versions)
+            .cards(store, view.templates(), &page.versions)
             .await?;
         let posts = cards
             .into_iter()
@@ -264,7 +259,7 @@ async fn create(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let inline = view.hx().wants_fragment();
-    match posts::create(&state.db, &state.throttle, &user, form.input()).await {
+    match posts::create(&state.store, &state.throttle, &user, form.input()).await {
         Ok(post) if inline => {
             // The new post goes on top of the feed; the composer empties.
             let created = CreatedView {
@@ -318,7 +313,7 @@ struct ShowView {
 
 #[handler]
 async fn show(view: View, Data(state): Data<&AppState>, Path(id): Path<String>) -> WebResult {
-    let post = posts::get(&state.db, posts::parse_id(&id)?).await?;
+    let post = posts::get(&state.store, posts::parse_id(&id)?).await?;
     let post = PostView::new(&view, &post, placement(&view, &id))?;
     view.render(SHOW_PAGE, POST, ShowView { post })
 }
@@ -356,7 +351,7 @@ async fn edit_form(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::get_own(&state.db, &user, posts::parse_id(&id)?).await?;
+    let post = posts::get_own(&state.store, &user, posts::parse_id(&id)?).await?;
     let edit = EditView::new(
         &view,
         post.id.to_string(),
@@ -376,7 +371,7 @@ async fn update(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let id = posts::parse_id(&id)?;
-    match posts::update(&state.db, &state.throttle, &user, id, form.input()).await {
+    match posts::update(&state.store, &state.throttle, &user, id, form.input()).await {
         Ok(post) if view.hx().wants_fragment() => {
             let post = PostView::new(&view, &post, placement(&view, &id.to_string()))?;
             view.fragment(POST, ShowView { post })
@@ -412,7 +407,7 @@ async fn delete_form(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::get_own(&state.db, &user, posts::parse_id(&id)?).await?;
+    let post = posts::get_own(&state.store, &user, posts::parse_id(&id)?).await?;
     let ask = DeleteView {
         id: post.id.to_string(),
         title: post.title,
@@ -428,7 +423,7 @@ async fn delete_post(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    let post = posts::delete(&state.store, &user, posts::parse_id(&id)?).await?;
     if view.hx().request {
         return deleted_in_place(&view, &post);
     }
@@ -450,7 +445,7 @@ async fn delete_inline(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::delete(&state.db, &user, posts::parse_id(&id)?).await?;
+    let post = posts::delete(&state.store, &user, posts::parse_id(&id)?).await?;
     deleted_in_place(&view, &post)
 }
 
@@ -499,7 +494,7 @@ async fn by_author(
     Query(query): Query<PageQuery>,
 ) -> WebResult {
     let start = query.start()?;
-    let (author, page) = posts::versions_by_author(&state.reads, &username, start, PAGE_SIZE)
+    let (author, page) = posts::versions_by_author(&state.store, &username, start, PAGE_SIZE)
         .await
         .map_err(|e| match e {
             PostError::NotFound => WebError::NotFound("There is nobody by that name."),
@@ -509,7 +504,7 @@ async fn by_author(
     if let Some(top) = reached_the_top(&view, start, &page, &base) {
         return Ok(top);
     }
-    let feed = FeedView::new(&view, &state.db, page, &base).await?;
+    let feed = FeedView::new(&view, &state.store, page, &base).await?;
     view.render(
         AUTHOR_PAGE,
         FEED_PAGE,

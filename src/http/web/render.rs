@@ -22,7 +22,7 @@ use super::{
     error::WebError,
     htmx::{self, Hx},
 };
-use crate::{domain::User, http::csrf::Csrf, http::session::Session};
+use crate::{domain::User, http::csrf::Csrf, http::session::Session, state::AppState};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/templates.rs"));
@@ -106,18 +106,18 @@ impl<'a> FromRequest<'a> for View {
 
 impl View {
     pub fn of(req: &Request) -> poem::Result<Self> {
-        let templates = req.data::<Arc<Templates>>().cloned().ok_or_else(|| {
-            poem::Error::from_string("templates missing", StatusCode::INTERNAL_SERVER_ERROR)
+        let state = req.data::<AppState>().ok_or_else(|| {
+            poem::Error::from_string(
+                "application state missing",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
         })?;
         let csrf = req.extensions().get::<Csrf>().cloned().ok_or_else(|| {
             poem::Error::from_string("CSRF layer missing", StatusCode::INTERNAL_SERVER_ERROR)
         })?;
-        let cards = req.data::<Arc<Cards>>().cloned().ok_or_else(|| {
-            poem::Error::from_string("card cache missing", StatusCode::INTERNAL_SERVER_ERROR)
-        })?;
         Ok(Self {
-            templates,
-            cards,
+            templates: state.templates.clone(),
+            cards: state.cards.clone(),
             session: Session::of(req)?,
             csrf,
             hx: Hx::of(req),

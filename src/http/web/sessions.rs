@@ -17,7 +17,7 @@ use crate::{
     domain::{User, session::now},
     http::session::Revoked,
     services::sessions::listing::{self, SessionSummary},
-    startup::AppState,
+    state::AppState,
 };
 
 pub fn routes(route: Route) -> Route {
@@ -68,7 +68,7 @@ struct ListView {
 }
 
 async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<ListView> {
-    let sessions = listing::list(&state.db, user, view.session().id())
+    let sessions = listing::list(&state.store, user, view.session().id())
         .await
         .context("Failed to list sessions")?;
     Ok(ListView {

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     domain::PasswordInput,
     services::accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
-    startup::AppState,
+    state::AppState,
 };
 
 pub fn routes(route: Route) -> Route {

@@ -2,7 +2,7 @@
 //! and ending any of them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use uuid::Uuid;
 
 use crate::{
@@ -11,7 +11,7 @@ use crate::{
         session::now,
         user_agent::{self, Device},
     },
-    store::sessions,
+    store::{Store, sessions},
 };
 
 /// One of a person's live sessions. Never the secret, nor its hash.
@@ -30,11 +30,11 @@ pub struct SessionSummary {
 
 /// `user`'s live sessions, most recently used first.
 pub async fn list(
-    db: &DatabaseConnection,
+    store: &Store,
     user: &User,
     current: Option<Uuid>,
 ) -> Result<Vec<SessionSummary>, DbErr> {
-    let rows = sessions::list_live_for_user(db, user.id, now()).await?;
+    let rows = sessions::list_live_for_user(store.pool(), user.id, now()).await?;
     Ok(rows
         .into_iter()
         .map(|s| SessionSummary {

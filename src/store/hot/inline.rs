@@ -9,32 +9,77 @@
 //! thread that asks, with the very statement SeaORM builds for them.
 //!
 //! Only reads: the connections are `query_only`, and in WAL mode a reader
-//! neither waits for a writer nor holds one up (SQLite makes it retry only in
-//! the brief moment a checkpoint resets the WAL), so a read does not park the
-//! async worker that runs it. Writes stay on the pool, where waiting for
-//! SQLite's single writer lock happens on sqlx's threads.
+//! neither waits for a writer nor holds one up. SQLite makes a reader wait
+//! only in rare moments (a checkpoint resetting the WAL, recovery after a
+//! crash); a read here waits at most [`BUSY_TIMEOUT`] and then reports
+//! [`InlineError::Busy`], and the caller reads through the pool, whose
+//! threads may wait. Writes stay on the pool.
 
-use std::{path::PathBuf, str::FromStr, sync::Mutex, time::Duration};
+use std::{
+    path::PathBuf,
+    str::FromStr,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{
-    Connection, OpenFlags, Params, Row, ffi,
+    Connection, ErrorCode, OpenFlags, Params, Row,
     types::{Type, Value as SqlValue, ValueRef},
 };
 use sea_orm::{DbErr, RuntimeErr, Statement, Value, sqlx::sqlite::SqliteConnectOptions};
 use uuid::Uuid;
 
-use super::snapshot::{WAL_HEADER_LEN, WalHeader};
+use super::snapshot::ReadPoint;
 
 /// Connections kept for reuse: one per thread that reads at the same moment
 /// (the async workers) is enough; more are opened when needed and dropped.
 const KEEP: usize = 8;
 
+/// How long a read here waits for a lock before the caller goes to the
+/// pool instead: a few milliseconds of an async worker at most.
+pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Why a read here did not answer.
+#[derive(Debug)]
+pub enum InlineError {
+    /// SQLite held a lock longer than [`BUSY_TIMEOUT`]: read through the pool.
+    Busy,
+    Failed(DbErr),
+}
+
+impl InlineError {
+    /// A failure as the pool would report it (see `error`).
+    fn from_sqlite(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy,
+            _ => Self::Failed(error(e)),
+        }
+    }
+}
+
+impl From<DbErr> for InlineError {
+    fn from(e: DbErr) -> Self {
+        Self::Failed(e)
+    }
+}
+
+/// A connection, named so that what it read can be told apart from what
+/// another connection read (see [`ReadPoint`]).
+struct ReadConnection {
+    id: u64,
+    conn: Connection,
+}
+
 /// A file-backed SQLite database, read in the calling thread.
 pub struct InlineSqlite {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<ReadConnection>>,
+    opened: AtomicU64,
 }
 
 impl InlineSqlite {
@@ -47,17 +92,21 @@ impl InlineSqlite {
             path: path.to_path_buf(),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
+            opened: AtomicU64::new(0),
         })
     }
 
-    fn open(&self) -> Result<Connection, rusqlite::Error> {
+    fn open(&self) -> Result<ReadConnection, rusqlite::Error> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "query_only", true)?;
-        Ok(conn)
+        Ok(ReadConnection {
+            id: self.opened.fetch_add(1, Ordering::Relaxed),
+            conn,
+        })
     }
 
     /// Runs `stmt` and maps each row with `map`.
@@ -65,47 +114,48 @@ impl InlineSqlite {
         &self,
         stmt: &Statement,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, DbErr> {
+    ) -> Result<Vec<T>, InlineError> {
         let params = stmt
             .values
             .iter()
             .flat_map(|values| values.0.iter())
             .map(bind)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(error)?;
+            .map_err(|e| InlineError::Failed(error(e)))?;
         self.query_sql(&stmt.sql, rusqlite::params_from_iter(params), map)
     }
 
-    /// Runs `sql` (see [`super::Shapes`]) with `params` and maps each row with `map`.
+    /// Runs `sql` (see [`super::shapes::StatementTexts`]) with `params` and
+    /// maps each row with `map`.
     pub fn query_sql<T>(
         &self,
         sql: &str,
         params: impl Params,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, DbErr> {
-        self.with_connection(|conn| rows(conn, sql, params, map))
+    ) -> Result<Vec<T>, InlineError> {
+        self.with_connection(|conn| rows(&conn.conn, sql, params, map))
     }
 
-    /// [`Self::query_sql`], also reporting the header of the WAL the read
-    /// saw (see [`super::snapshot`]). None when SQLite has none to give: the
-    /// WAL is empty (a database all of whose changes were checkpointed and
-    /// the WAL reset, until the next write), or the database is not in WAL
-    /// mode.
-    pub fn query_at_snapshot<T>(
+    /// [`Self::query_sql`], also reporting the point the read saw (see
+    /// [`ReadPoint`]).
+    pub fn query_at_read_point<T>(
         &self,
         sql: &str,
         params: impl Params,
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<(Vec<T>, Option<WalHeader>), DbErr> {
-        self.with_connection(|conn| {
-            // `sqlite3_snapshot_get` needs a transaction opened by BEGIN, and
-            // is asked only once the query has begun the read: when it has
-            // to begin the read itself, it also takes the checkpointer's lock,
-            // so a read that met a running checkpoint slept in SQLite's busy
-            // handler (milliseconds, on an async worker), and reads kept
-            // checkpoints from starting.
+    ) -> Result<(Vec<T>, ReadPoint), InlineError> {
+        self.with_connection(|read| {
+            // One read transaction, so that the version names what the
+            // query saw: SQLite moves a connection's `data_version` on when
+            // a read transaction begins after another connection committed.
+            let conn = &read.conn;
             conn.prepare_cached("BEGIN")?.execute([])?;
-            let result = rows(conn, sql, params, map).map(|rows| (rows, wal_header(conn)));
+            let result = rows(conn, sql, params, map).and_then(|rows| {
+                let version = conn
+                    .prepare_cached("PRAGMA data_version")?
+                    .query_row([], |row| row.get::<_, i64>(0))?;
+                Ok((rows, ReadPoint::new(read.id, version)))
+            });
             let end = conn
                 .prepare_cached("COMMIT")
                 .and_then(|mut s| s.execute([]));
@@ -119,25 +169,25 @@ impl InlineSqlite {
     /// connection for the next read unless `f` left a transaction open.
     fn with_connection<T>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, DbErr> {
+        f: impl FnOnce(&ReadConnection) -> rusqlite::Result<T>,
+    ) -> Result<T, InlineError> {
         let conn = match self.lock().pop() {
             Some(conn) => conn,
-            None => self.open().map_err(error)?,
+            None => self.open().map_err(InlineError::from_sqlite)?,
         };
         let result = f(&conn);
         // A connection that failed is not kept: the next read opens a fresh
         // one, which finds the file again once it is back (see `error`).
-        if result.is_ok() && conn.is_autocommit() {
+        if result.is_ok() && conn.conn.is_autocommit() {
             let mut idle = self.lock();
             if idle.len() < KEEP {
                 idle.push(conn);
             }
         }
-        result.map_err(error)
+        result.map_err(InlineError::from_sqlite)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ReadConnection>> {
         // The list holds plain connections: a panic elsewhere leaves it usable.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -156,29 +206,6 @@ fn rows<T>(
         out.push(map(row)?);
     }
     Ok(out)
-}
-
-const _: () = assert!(std::mem::size_of::<ffi::sqlite3_snapshot>() == WAL_HEADER_LEN);
-
-/// The WAL header the read transaction open on `conn` reads at; `None`
-/// when SQLite has none to give.
-/// Needs SQLite built with `SQLITE_ENABLE_SNAPSHOT` (`.cargo/config.toml`).
-fn wal_header(conn: &Connection) -> Option<WalHeader> {
-    let mut snapshot: *mut ffi::sqlite3_snapshot = std::ptr::null_mut();
-    // SAFETY: the handle is this connection's, open and used by this thread
-    // alone for the call; the schema name is a NUL-terminated literal.
-    let rc = unsafe { ffi::sqlite3_snapshot_get(conn.handle(), c"main".as_ptr(), &mut snapshot) };
-    if rc != ffi::SQLITE_OK || snapshot.is_null() {
-        return None;
-    }
-    // SAFETY: SQLite handed out a snapshot it allocated, which this copies
-    // and then frees exactly once.
-    let header = unsafe {
-        let header = (*snapshot).hidden;
-        ffi::sqlite3_snapshot_free(snapshot);
-        header
-    };
-    Some(WalHeader(header))
 }
 
 /// SQLite's error as sqlx would report it. Errors of the kinds that pass
@@ -337,7 +364,9 @@ mod tests {
 
         let aside = format!("{path}.aside");
         std::fs::rename(&path, &aside).unwrap();
-        let err = read().unwrap_err();
+        let InlineError::Failed(err) = read().unwrap_err() else {
+            panic!("a missing file is not a lock");
+        };
         assert!(crate::store::errors::is_outage(&err), "{err}");
         let told = crate::store::errors::describe(&err);
         assert_eq!(
@@ -345,6 +374,33 @@ mod tests {
             format!("unable to open database file: {path} (SQLite error 14)")
         );
         std::fs::rename(&aside, &path).unwrap();
+        assert_eq!(read().unwrap(), vec![7]);
+    }
+
+    /// A lock held by another connection makes a read here give up within
+    /// milliseconds, saying so, rather than wait on an async worker.
+    #[test]
+    fn a_locked_database_is_reported_busy_at_once() {
+        let file = crate::store::ScratchSqlite::new("inline-busy");
+        let path = file.url().trim_start_matches("sqlite://").to_owned();
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);")
+            .unwrap();
+        let sqlite = InlineSqlite::for_url(&file.url(), BUSY_TIMEOUT).unwrap();
+        let read = || sqlite.query_sql("SELECT x FROM t", [], |row| row.get::<_, i64>(0));
+        assert_eq!(read().unwrap(), vec![7]);
+
+        // Outside WAL mode a writer's exclusive lock keeps every reader out.
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(read(), Err(InlineError::Busy)));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        holder.execute_batch("COMMIT").unwrap();
         assert_eq!(read().unwrap(), vec![7]);
     }
 

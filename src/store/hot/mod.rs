@@ -1,22 +1,24 @@
-//! The reads every page view makes: the session behind a cookie, and the
-//! posts a page of a feed holds (as versions, or whole for the API).
+//! The reads every page view makes, behind one door: the session behind a
+//! cookie, and the posts a page of a feed holds (as versions, or whole).
 //!
-//! On a SQLite file they run in the calling thread (see [`super::inline`]);
-//! on PostgreSQL, whose driver talks to the server over a socket without a
-//! thread hand-off, through the pool like every other query, concurrent
-//! requests' session lookups and first-page reads sharing statements (see
-//! [`super::gathered`]). Either way the statement is the one SeaORM builds
-//! from the same query, and the tests check that the paths read the same
-//! rows.
+//! On a SQLite file they run in the calling thread (see [`inline`]), and go
+//! through the pool when SQLite holds a lock for more than a few
+//! milliseconds; on PostgreSQL, whose driver talks to the server over a
+//! socket without a thread hand-off, through the pool, concurrent requests'
+//! session lookups and first-page reads sharing statements (see
+//! [`gathered`]). Either way the statement is the one SeaORM builds from the
+//! same query, and the tests check that the paths read the same rows.
 //!
-//! The session lookup also reports the snapshot it read at (see
-//! [`super::snapshot`]: PostgreSQL's, or the header of SQLite's WAL), and the
-//! first page of everyone's feed is kept with the snapshot it was read at: a
-//! homepage whose session was read at a snapshot that one covers (no commit
-//! the session's snapshot saw is missing from it) needs no second query,
-//! since the page is at least as new as one read after the session. On
-//! PostgreSQL that saves a round trip to the server; on SQLite the beginning
-//! and end of a read transaction, most of what a read costs there.
+//! The session lookup also reports what it saw of the database (a
+//! [`Stamp`]: PostgreSQL's snapshot, or a SQLite connection's data
+//! version), and the first page of everyone's feed is kept with the point
+//! it was read at: a homepage whose session was read at a point that one
+//! includes needs no second query, since the page is at least as new as one
+//! read after the session. On PostgreSQL that saves a round trip to the
+//! server; on SQLite the beginning and end of a read transaction. Writes
+//! made through this instance forget the kept pages (see
+//! [`Store::forget_kept`]), so that a request that writes and then
+//! reads sees its own write even where the stamp alone would not tell.
 
 pub(super) mod gathered;
 pub(super) mod inline;
@@ -30,14 +32,33 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use uuid::Uuid;
 
-use super::{SQLITE_BUSY_TIMEOUT, posts, sessions};
+use super::{posts, sessions};
 use crate::domain::{Cursor, Post, PostVersion};
 use gathered::GatheredReads;
-use inline::InlineSqlite;
+use inline::{InlineError, InlineSqlite};
 use snapshot::{AtSnapshot, Snapshot};
 
+/// What a session lookup saw of the database, for a later read of the same
+/// request to be answered from memory when nothing newer can exist. Only
+/// the store makes or compares one.
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq, Eq))]
+pub struct Stamp(pub(super) Snapshot);
+
+/// What an inline read gives: its answer, or `None` when it found SQLite
+/// busy and the caller should read through the pool.
+fn answered<T>(read: Result<T, InlineError>) -> Option<Result<T, DbErr>> {
+    match read {
+        Ok(value) => Some(Ok(value)),
+        Err(InlineError::Busy) => None,
+        Err(InlineError::Failed(e)) => Some(Err(e)),
+    }
+}
+
+/// The door to the database: the pool, through which the resource modules
+/// of the store run their statements, and the reads every page view makes.
 #[derive(Clone)]
-pub struct Reads {
+pub struct Store {
     pool: DatabaseConnection,
     inline: Option<Arc<InlineSqlite>>,
     /// Session lookups and first pages on PostgreSQL, gathered into shared
@@ -51,13 +72,13 @@ pub struct Reads {
     first_page_queries: Arc<AtomicUsize>,
 }
 
-impl Reads {
+impl Store {
     /// Reads for the database at `url`, which `pool` is connected to.
     pub fn new(pool: DatabaseConnection, url: &str) -> Self {
         let (mut inline, mut gathered) = (None, None);
         match pool.get_database_backend() {
             DbBackend::Sqlite => {
-                inline = InlineSqlite::for_url(url, SQLITE_BUSY_TIMEOUT).map(Arc::new);
+                inline = InlineSqlite::for_url(url, inline::BUSY_TIMEOUT).map(Arc::new);
             }
             DbBackend::Postgres => gathered = Some(Arc::new(GatheredReads::new(&pool))),
             _ => {}
@@ -98,14 +119,27 @@ impl Reads {
         self.pool.get_database_backend() == DbBackend::Postgres
     }
 
+    /// Forgets what is kept in memory: this instance has just written
+    /// something that a kept value may lack.
+    pub fn forget_kept(&self) {
+        self.first_page.clear();
+    }
+
     /// The session whose cookie secret hashes to `secret_hash`, with its
-    /// user; on PostgreSQL also the snapshot it was found at.
+    /// user, and the stamp of what the lookup saw (when it can tell).
     pub async fn session_by_secret_hash(
         &self,
         secret_hash: &[u8],
-    ) -> Result<sessions::Found, DbErr> {
-        if let Some(sqlite) = &self.inline {
-            return sessions::find_by_secret_hash_inline(sqlite, secret_hash);
+    ) -> Result<(Option<sessions::StoredSession>, Option<Stamp>), DbErr> {
+        let (session, snapshot) = self.session_at_snapshot(secret_hash).await?;
+        Ok((session, snapshot.map(Stamp)))
+    }
+
+    async fn session_at_snapshot(&self, secret_hash: &[u8]) -> Result<sessions::Found, DbErr> {
+        if let Some(sqlite) = &self.inline
+            && let Some(found) = answered(sessions::find_by_secret_hash_inline(sqlite, secret_hash))
+        {
+            return found;
         }
         match &self.gathered {
             Some(gathered) => gathered.sessions.ask(secret_hash.to_vec()).await,
@@ -130,10 +164,12 @@ impl Reads {
         before: Option<Cursor>,
         limit: u64,
     ) -> Result<Vec<Post>, DbErr> {
-        match &self.inline {
-            Some(sqlite) => posts::page_inline(sqlite, author, before, limit),
-            None => posts::page(&self.pool, author, before, limit).await,
+        if let Some(sqlite) = &self.inline
+            && let Some(page) = answered(posts::page_inline(sqlite, author, before, limit))
+        {
+            return page;
         }
+        posts::page(&self.pool, author, before, limit).await
     }
 
     /// [`Self::page`] as versions only.
@@ -143,37 +179,48 @@ impl Reads {
         before: Option<Cursor>,
         limit: u64,
     ) -> Result<Vec<PostVersion>, DbErr> {
-        match &self.inline {
-            Some(sqlite) => posts::page_versions_inline(sqlite, author, before, limit),
-            None => posts::page_versions(&self.pool, author, before, limit).await,
+        if let Some(sqlite) = &self.inline
+            && let Some(page) = answered(posts::page_versions_inline(sqlite, author, before, limit))
+        {
+            return page;
         }
+        posts::page_versions(&self.pool, author, before, limit).await
     }
 
     /// The first `limit` versions of everyone's feed, at least as new as a
-    /// statement at snapshot `seen` (if known) would read them: from memory
-    /// when the page kept was read at a snapshot covering `seen`. On
-    /// PostgreSQL the views that read it together (anonymous ones always
-    /// do, having no session snapshot) share a statement (see
-    /// [`super::gathered`]).
+    /// read at `session` (the stamp of the request's session lookup, if
+    /// known) would find them: from memory when the page kept was read at a
+    /// point that includes it. On PostgreSQL the views that read it
+    /// together (anonymous ones always do, having no stamp) share a
+    /// statement (see [`gathered`]).
     pub async fn first_page_versions(
         &self,
-        seen: Option<&Snapshot>,
+        session: Option<&Stamp>,
         limit: u64,
     ) -> Result<Vec<PostVersion>, DbErr> {
-        let fits = |(kept_limit, _): &(u64, Vec<PostVersion>)| *kept_limit == limit;
-        if let Some((_, versions)) = seen.and_then(|seen| self.first_page.get(seen, fits)) {
+        let same_size = |(kept_limit, _): &(u64, Vec<PostVersion>)| *kept_limit == limit;
+        if let Some((_, versions)) =
+            session.and_then(|stamp| self.first_page.get(&stamp.0, same_size))
+        {
             return Ok(versions);
         }
         #[cfg(test)]
         self.first_page_queries.fetch_add(1, Ordering::Relaxed);
-        let (versions, at) = match (&self.inline, &self.gathered) {
-            (Some(sqlite), _) => posts::first_versions_inline_at_snapshot(sqlite, limit)?,
+        let inline = self
+            .inline
+            .as_ref()
+            .and_then(|sqlite| answered(posts::first_versions_inline_at_snapshot(sqlite, limit)));
+        let (versions, at) = match (inline, &self.gathered) {
+            (Some(read), _) => read?,
             (None, Some(gathered)) => gathered.first_pages.ask(limit).await?,
             (None, None) if self.is_postgres() => {
                 posts::first_versions_at_snapshot(&self.pool, limit).await?
             }
-            // A SQLite database in memory: nothing to compare, nothing kept.
-            (None, None) => (self.page_versions(None, None, limit).await?, None),
+            // SQLite in memory, or busy: nothing to compare, nothing kept.
+            (None, None) => (
+                posts::page_versions(&self.pool, None, None, limit).await?,
+                None,
+            ),
         };
         if let Some(at) = at {
             self.first_page.put(at, (limit, versions.clone()));
@@ -206,8 +253,8 @@ mod tests {
         let url = file.url();
         let pool = store::connect(&url).await.unwrap();
         store::migrate(&pool).await.unwrap();
-        let inline = Reads::new(pool.clone(), &url);
-        let through_pool = Reads::through_pool(pool.clone());
+        let inline = Store::new(pool.clone(), &url);
+        let through_pool = Store::through_pool(pool.clone());
         assert!(inline.is_inline());
         assert!(!through_pool.is_inline());
 
@@ -311,7 +358,10 @@ mod tests {
             let (b, _) = through_pool.session_by_secret_hash(&hash).await.unwrap();
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
             assert_eq!(a.is_some(), hash[0] != 3);
-            assert!(matches!(header, Some(Snapshot::Sqlite(_))), "{header:?}");
+            assert!(
+                matches!(header, Some(Stamp(Snapshot::Sqlite(_)))),
+                "{header:?}"
+            );
         }
 
         drop((inline, through_pool, pool));
@@ -339,7 +389,7 @@ mod tests {
     async fn the_first_page_is_read_again_after_every_commit(url: &str) {
         let pool = store::connect(url).await.unwrap();
         store::migrate(&pool).await.unwrap();
-        let reads = Reads::new(pool.clone(), url);
+        let reads = Store::new(pool.clone(), url);
         let elsewhere = store::connect(url).await.unwrap();
         let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
             .await
@@ -372,7 +422,7 @@ mod tests {
             body_html: "<p>b</p>",
             created_at: now + Days::seconds(n),
         };
-        let seen = || async {
+        let stamp = || async {
             let (session, snapshot) = reads.session_by_secret_hash(&hash).await.unwrap();
             assert!(session.is_some());
             snapshot.expect("a session read reports its snapshot")
@@ -384,7 +434,7 @@ mod tests {
         // may commit in between, so a few snapshots may be needed to see it.
         let hit = || async {
             for _ in 0..50 {
-                let at = seen().await;
+                let at = stamp().await;
                 let read = reads.first_page_versions(Some(&at), 21).await.unwrap();
                 let before = queries();
                 let kept = reads.first_page_versions(Some(&at), 21).await.unwrap();
@@ -402,12 +452,12 @@ mod tests {
         let page = hit().await;
         assert_eq!(page, truth().await);
         assert_eq!(page.len(), 3);
-        let first = seen().await;
+        let first = stamp().await;
 
         let newest = post(10);
         let newest_id = newest.id;
         store::posts::insert(&elsewhere, newest).await.unwrap();
-        let after_post = seen().await;
+        let after_post = stamp().await;
         assert_ne!(after_post, first);
         let before = queries();
         let page = reads
@@ -432,7 +482,7 @@ mod tests {
             .unwrap();
         let before = queries();
         let page = reads
-            .first_page_versions(Some(&seen().await), 21)
+            .first_page_versions(Some(&stamp().await), 21)
             .await
             .unwrap();
         assert_eq!(queries(), before + 1);
@@ -443,7 +493,7 @@ mod tests {
         store::posts::delete(&elsewhere, newest_id).await.unwrap();
         let before = queries();
         let page = reads
-            .first_page_versions(Some(&seen().await), 21)
+            .first_page_versions(Some(&stamp().await), 21)
             .await
             .unwrap();
         assert_eq!(queries(), before + 1);
@@ -454,7 +504,7 @@ mod tests {
         users::create(&elsewhere, &Username::parse("bob").unwrap(), "x".into())
             .await
             .unwrap();
-        let at = seen().await;
+        let at = stamp().await;
         let before = queries();
         assert_eq!(
             reads.first_page_versions(Some(&at), 21).await.unwrap(),

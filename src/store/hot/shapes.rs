@@ -6,14 +6,13 @@ use sea_orm::Statement;
 
 /// The SQL of statements whose text depends only on a small key (their
 /// shape), built by SeaORM on first use and kept; the values are bound anew
-/// each time. Building a statement costs more than SQLite takes to run the
-/// hot reads: profiled on the logged-in homepage, building the session
-/// lookup alone was a third of its cost.
-pub struct Shapes<K> {
+/// each time: building a statement costs more than SQLite takes to run the
+/// reads of a page view.
+pub struct StatementTexts<K> {
     built: Mutex<Vec<(K, Arc<str>)>>,
 }
 
-impl<K: PartialEq> Shapes<K> {
+impl<K: PartialEq> StatementTexts<K> {
     pub const fn new() -> Self {
         Self {
             built: Mutex::new(Vec::new()),
@@ -39,7 +38,7 @@ mod tests {
 
     #[test]
     fn a_shape_is_built_once_and_each_shape_has_its_own_sql() {
-        let shapes = Shapes::new();
+        let shapes = StatementTexts::new();
         let builds = std::cell::Cell::new(0);
         let build = |limit: u64| {
             builds.set(builds.get() + 1);

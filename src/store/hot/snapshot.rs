@@ -13,16 +13,13 @@
 //! holds every commit the request could know of, through this instance or
 //! another.
 //!
-//! On SQLite in WAL mode a read transaction sees the database as the WAL's
-//! header describes it when the transaction begins (`sqlite3_snapshot_get`
-//! hands out a copy): how many frames it holds, their checksums, and the
-//! WAL's salt, which changes whenever the WAL starts over. Every commit, by
-//! any connection or process, appends frames and so changes the header. A
-//! value read at the very same header as a request's own read is as new as
-//! anything the request could read; any other header, newer or older, is not
-//! compared (SQLite's own `sqlite3_snapshot_cmp` orders headers by fields it
-//! stores in big-endian byte order, so its order breaks after 255 restarts of
-//! the WAL), and the value is read again.
+//! On SQLite, a connection's `PRAGMA data_version` changes whenever another
+//! connection (of this process or another) has committed since its last
+//! read transaction. The connections that read here never write, so a value
+//! read by one connection is as new as any read since by the same
+//! connection at the same version: a [`ReadPoint`] names both. Versions of
+//! different connections are not comparable; each connection's value is
+//! kept apart (see [`AtSnapshot`]).
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -35,34 +32,46 @@ use sea_orm::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Snapshot {
     Postgres(Transactions),
-    Sqlite(WalHeader),
+    Sqlite(ReadPoint),
 }
 
 impl Snapshot {
     /// Whether a value read at `self` holds every commit a read at `other`
     /// saw.
-    pub fn covers(&self, other: &Snapshot) -> bool {
+    pub fn includes(&self, other: &Snapshot) -> bool {
         match (self, other) {
-            (Self::Postgres(this), Self::Postgres(other)) => this.covers(other),
+            (Self::Postgres(this), Self::Postgres(other)) => this.includes(other),
             (Self::Sqlite(this), Self::Sqlite(other)) => this == other,
             _ => false,
         }
     }
+
+    /// Whether a value read at `self` takes the place of one read at
+    /// `older`: on PostgreSQL, one at a newer snapshot; on SQLite, one read
+    /// by the same connection.
+    fn replaces(&self, older: &Snapshot) -> bool {
+        match (self, older) {
+            (Self::Postgres(this), Self::Postgres(older)) => this.includes(older),
+            (Self::Sqlite(this), Self::Sqlite(older)) => this.connection == older.connection,
+            _ => true,
+        }
+    }
 }
 
-/// The size of SQLite's `sqlite3_snapshot`: a copy of the WAL's header.
-pub const WAL_HEADER_LEN: usize = 48;
+/// The point a SQLite read saw: which connection read, and that
+/// connection's `data_version` during the read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPoint {
+    connection: u64,
+    data_version: i64,
+}
 
-/// A copy of the header of SQLite's WAL as a read transaction saw it (see
-/// the module's documentation); only compared for equality.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WalHeader(pub [u8; WAL_HEADER_LEN]);
-
-impl std::fmt::Debug for WalHeader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WalHeader(")?;
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
-        f.write_str(")")
+impl ReadPoint {
+    pub fn new(connection: u64, data_version: i64) -> Self {
+        Self {
+            connection,
+            data_version,
+        }
     }
 }
 
@@ -123,7 +132,7 @@ impl Transactions {
     /// listed finished; a savepoint's id is never listed, which can only
     /// make this answer no). Those `self` counts as running must be running
     /// for `other` too.
-    fn covers(&self, other: &Transactions) -> bool {
+    fn includes(&self, other: &Transactions) -> bool {
         let begun_since = other.xmax.saturating_sub(self.xmax);
         let running_since = other.running.iter().filter(|&&x| x >= self.xmax).count() as u64;
         begun_since == running_since
@@ -135,43 +144,56 @@ impl Transactions {
     }
 }
 
-/// One value remembered with the snapshot it was read at.
+/// Values remembered with the snapshots they were read at: on PostgreSQL
+/// the newest, on SQLite the latest of each reading connection.
 pub(super) struct AtSnapshot<T> {
-    kept: Mutex<Option<(Snapshot, T)>>,
+    kept: Mutex<Vec<(Snapshot, T)>>,
 }
+
+/// Values kept at most: one per inline SQLite connection.
+const KEPT: usize = 8;
 
 impl<T: Clone> AtSnapshot<T> {
     pub(super) fn new() -> Self {
         Self {
-            kept: Mutex::new(None),
+            kept: Mutex::new(Vec::new()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<(Snapshot, T)>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<(Snapshot, T)>> {
         // Plain data: a panic elsewhere cannot have left it half-written.
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The value kept, if it was read at a snapshot that covers `seen` and
-    /// `fits`.
-    pub(super) fn get(&self, seen: &Snapshot, fits: impl Fn(&T) -> bool) -> Option<T> {
-        let kept = self.lock();
-        kept.as_ref()
-            .filter(|(at, value)| at.covers(seen) && fits(value))
+    /// A value kept, if it was read at a snapshot that includes `session`
+    /// and `matches`.
+    pub(super) fn get(&self, session: &Snapshot, matches: impl Fn(&T) -> bool) -> Option<T> {
+        self.lock()
+            .iter()
+            .find(|(at, value)| at.includes(session) && matches(value))
             .map(|(_, value)| value.clone())
     }
 
-    /// Keeps `value` as read at `at`, unless what is kept was read at a
-    /// newer snapshot (one that covers `at`, and more).
+    /// Keeps `value` as read at `at` in the place of what it replaces,
+    /// unless a value read at a newer snapshot is kept.
     pub(super) fn put(&self, at: Snapshot, value: T) {
         let mut kept = self.lock();
-        if let Some((newer, _)) = kept.as_ref()
-            && newer.covers(&at)
-            && newer != &at
+        if kept
+            .iter()
+            .any(|(newer, _)| newer != &at && newer.includes(&at) && newer.replaces(&at))
         {
             return;
         }
-        *kept = Some((at, value));
+        kept.retain(|(older, _)| !at.replaces(older));
+        if kept.len() >= KEPT {
+            kept.remove(0);
+        }
+        kept.push((at, value));
+    }
+
+    /// Forgets every value: this instance wrote something they may lack.
+    pub(super) fn clear(&self) {
+        self.lock().clear();
     }
 }
 
@@ -224,7 +246,7 @@ mod tests {
         ];
         for (this, other, covers) in cases {
             assert_eq!(
-                snap(this).covers(&snap(other)),
+                snap(this).includes(&snap(other)),
                 covers,
                 "{this} covers {other}"
             );
@@ -239,7 +261,7 @@ mod tests {
         assert_eq!(cache.get(&older, any), None);
         cache.put(older.clone(), 1);
         assert_eq!(cache.get(&older, any), Some(1));
-        assert_eq!(cache.get(&older, |v| *v == 2), None, "it must fit too");
+        assert_eq!(cache.get(&older, |v| *v == 2), None, "it must match too");
         assert_eq!(
             cache.get(&newer, any),
             None,
@@ -261,16 +283,39 @@ mod tests {
     }
 
     #[test]
-    fn a_wal_header_covers_only_the_same_header_and_kinds_never_mix() {
-        let header = |frames: u8| {
-            let mut bytes = [0u8; WAL_HEADER_LEN];
-            bytes[16] = frames;
-            Snapshot::Sqlite(WalHeader(bytes))
-        };
-        assert!(header(3).covers(&header(3)));
-        assert!(!header(4).covers(&header(3)), "headers are not ordered");
-        assert!(!header(3).covers(&header(4)));
-        assert!(!header(3).covers(&pg("10:20:")));
-        assert!(!pg("10:20:").covers(&header(3)));
+    fn a_read_point_includes_only_itself_and_kinds_never_mix() {
+        let point = |connection, version| Snapshot::Sqlite(ReadPoint::new(connection, version));
+        assert!(point(1, 3).includes(&point(1, 3)));
+        assert!(
+            !point(1, 4).includes(&point(1, 3)),
+            "versions are not ordered"
+        );
+        assert!(
+            !point(2, 3).includes(&point(1, 3)),
+            "nor comparable across connections"
+        );
+        assert!(!point(1, 3).includes(&pg("10:20:")));
+        assert!(!pg("10:20:").includes(&point(1, 3)));
+    }
+
+    #[test]
+    fn each_sqlite_connection_keeps_its_own_value() {
+        let cache = AtSnapshot::new();
+        let any = |_: &i32| true;
+        let point = |connection, version| Snapshot::Sqlite(ReadPoint::new(connection, version));
+        cache.put(point(1, 3), 1);
+        cache.put(point(2, 7), 2);
+        assert_eq!(cache.get(&point(1, 3), any), Some(1));
+        assert_eq!(cache.get(&point(2, 7), any), Some(2));
+        cache.put(point(1, 4), 3);
+        assert_eq!(
+            cache.get(&point(1, 3), any),
+            None,
+            "replaced by the same connection"
+        );
+        assert_eq!(cache.get(&point(1, 4), any), Some(3));
+        assert_eq!(cache.get(&point(2, 7), any), Some(2));
+        cache.clear();
+        assert_eq!(cache.get(&point(2, 7), any), None);
     }
 }
