@@ -18,7 +18,7 @@ use crate::{
     http::middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     http::server,
     http::session::{SessionConfig, SessionLayer, SessionManager},
-    http::web::{self, assets, cards::Cards, health, render::Templates},
+    http::web::{self, assets, cards::Cards, health, templates::Templates},
     services::accounts::Accounts,
     services::passwords::PasswordHasher,
     services::sessions::purge,

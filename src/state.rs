@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::{
     config::Settings,
-    http::web::{cards::Cards, render::Templates},
+    http::web::{cards::Cards, templates::Templates},
     services::{accounts::Accounts, throttle::Throttle},
     store::Store,
 };

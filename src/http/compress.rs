@@ -1,10 +1,10 @@
 //! Compressed answers: brotli or gzip, as the client's `Accept-Encoding`
 //! asks, for text answers of at least a kilobyte.
 //!
-//! Fast settings (brotli quality 1, gzip level 1): a 30 KB homepage shrinks
-//! about ten times for about 0.1–0.15 ms of CPU (measured under wrk: the
-//! page itself costs about as much); brotli's quality 4 cost 0.3–0.4 ms for
-//! 13% less, and the best settings several times that. Answers over 64 KiB are
+//! Fast settings (brotli quality 1, gzip level 1): a homepage shrinks about
+//! ten times for about as much CPU as rendering it; higher settings save a
+//! little more for several times the CPU (bench/RESULTS.md has the
+//! measurements). Answers over 64 KiB are
 //! compressed on a blocking thread, so that a large page of the API does not
 //! hold up an async worker. poem's own `Compression` middleware is not used:
 //! it compresses answers of any size and type, and it also decompresses

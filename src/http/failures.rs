@@ -16,7 +16,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, error:
 use crate::{
     http::api::error::ApiError,
     http::middleware::ServerFailure,
-    http::web::{error::failure_page, render::Templates},
+    http::web::{error::failure_page, htmx::Hx, templates::Templates},
     telemetry,
 };
 
@@ -49,8 +49,7 @@ pub struct FailuresEndpoint<E> {
 /// What decides the shape of the answer, read before the request is handed on.
 struct Asked {
     api: bool,
-    /// htmx asked for a fragment (see `web::htmx::Hx::wants_fragment`).
-    fragment: bool,
+    hx: Hx,
 }
 
 impl<E: Endpoint> Endpoint for FailuresEndpoint<E> {
@@ -58,13 +57,9 @@ impl<E: Endpoint> Endpoint for FailuresEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Response> {
         let path = req.uri().path();
-        let header_is_true = |name: &str| {
-            req.header(name)
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        };
         let asked = Asked {
             api: path == "/api" || path.starts_with("/api/"),
-            fragment: header_is_true("HX-Request") && !header_is_true("HX-History-Restore-Request"),
+            hx: Hx::of(&req),
         };
         let failure = match telemetry::catch_panics(self.inner.call(req)).await {
             Ok(Ok(resp)) => return Ok(resp.into_response()),
@@ -76,7 +71,7 @@ impl<E: Endpoint> Endpoint for FailuresEndpoint<E> {
         Ok(if asked.api {
             ApiError::failure(failure).as_response()
         } else {
-            failure_page(&self.templates, asked.fragment, &failure)
+            failure_page(&self.templates, &asked.hx, &failure)
         })
     }
 }

@@ -81,10 +81,9 @@ impl Drop for Paused {
 }
 
 /// How much nicer than the process the hashing threads are (Unix nice
-/// values). Measured under a login storm beside a full load of page views
-/// (bench/RESULTS.md): at 0 the pages' p99 rose 1.8–2.3×, at 10 it rose
-/// 1.3–1.5× while logins slowed from ~47/s to ~19/s (nothing else competing,
-/// logins are as fast as before).
+/// values): under a storm of logins, page views keep most of the CPU and
+/// their latency, and logins slow down instead; with nothing else to run,
+/// logins are as fast as ever (bench/RESULTS.md has the measurements).
 const HASHING_NICENESS: i32 = 10;
 
 /// Lowers the calling thread's priority by [`HASHING_NICENESS`] (on Linux the
@@ -111,10 +110,9 @@ fn lower_priority() {}
 /// Returns what this thread freed to the system now. A hash's 19 MiB is
 /// freed when it ends, but mimalloc hands freed memory back only on a later
 /// call from the same thread, and a hashing thread then sleeps until the
-/// next login: the server's resident memory stayed 19 MiB higher, often for
-/// good. Done after every hash, the next hash had to fault the memory in
-/// again (a third more CPU per login), so it is done when the queue is empty
-/// (measured: bench/RESULTS.md).
+/// next login, so the memory would stay with the process. It is done when
+/// the queue is empty rather than after every hash, which would make each
+/// hash of a busy queue fault its memory in again.
 fn hand_back_freed_memory() {
     // SAFETY: mi_collect only walks the calling thread's own heap; it is a
     // no-op for memory mimalloc did not allocate (as in tests, where the

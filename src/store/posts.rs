@@ -10,20 +10,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    StatementTexts,
-    hot::{
-        inline::{self, InlineError, InlineSqlite},
-        snapshot::Snapshot,
-    },
-};
+use super::rows::Columns;
 use crate::{
     domain::{Cursor, Post, PostVersion},
     entities::{posts, users},
 };
 
-#[derive(FromQueryResult)]
-struct PostRow {
+/// A row of [`select_posts`].
+pub(super) struct PostRow {
     id: Uuid,
     author_id: Uuid,
     author: String,
@@ -32,6 +26,29 @@ struct PostRow {
     body_html: String,
     created_at: DateTime<Utc>,
     updated_at: Option<DateTime<Utc>>,
+}
+
+impl PostRow {
+    /// The columns of [`select_posts`], in order.
+    pub(super) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
+        Ok(Self {
+            id: row.column(0)?,
+            author_id: row.column(1)?,
+            title: row.column(2)?,
+            body: row.column(3)?,
+            body_html: row.column(4)?,
+            created_at: row.column(5)?,
+            updated_at: row.column(6)?,
+            author: row.column(7)?,
+        })
+    }
+}
+
+/// Decoded by position (see [`super::rows`]); prefixes are never used.
+impl FromQueryResult for PostRow {
+    fn from_query_result(row: &sea_orm::QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Self::decode(row)
+    }
 }
 
 impl From<PostRow> for Post {
@@ -49,7 +66,7 @@ impl From<PostRow> for Post {
     }
 }
 
-fn select_posts() -> sea_orm::Select<posts::Entity> {
+pub(super) fn select_posts() -> sea_orm::Select<posts::Entity> {
     posts::Entity::find()
         .select_only()
         .columns([
@@ -122,7 +139,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Post>, D
 }
 
 /// Filters, orders and limits `query` to a page of the feed.
-fn paged<E: EntityTrait>(
+pub(super) fn paged<E: EntityTrait>(
     backend: DbBackend,
     mut query: sea_orm::Select<E>,
     author: Option<Uuid>,
@@ -172,35 +189,31 @@ pub async fn page(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// [`page`], read in the calling thread.
-pub fn page_inline(
-    sqlite: &InlineSqlite,
-    author: Option<Uuid>,
-    before: Option<Cursor>,
-    limit: u64,
-) -> Result<Vec<Post>, InlineError> {
-    let stmt = paged(DbBackend::Sqlite, select_posts(), author, before, limit);
-    // The columns of `select_posts`, in order.
-    sqlite.query(&stmt, |row| {
-        Ok(Post {
-            id: inline::uuid(row, 0)?,
-            author_id: inline::uuid(row, 1)?,
-            title: row.get(2)?,
-            body: row.get(3)?,
-            body_html: row.get(4)?,
-            created_at: inline::time(row, 5)?,
-            updated_at: inline::optional_time(row, 6)?,
-            author: row.get(7)?,
-        })
-    })
-}
-
-#[derive(FromQueryResult)]
-struct VersionRow {
+/// A row of [`select_versions`].
+pub(super) struct VersionRow {
     id: Uuid,
     author_id: Uuid,
     created_at: DateTime<Utc>,
     updated_at: Option<DateTime<Utc>>,
+}
+
+impl VersionRow {
+    /// The columns of [`select_versions`], in order.
+    pub(super) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
+        Ok(Self {
+            id: row.column(0)?,
+            author_id: row.column(1)?,
+            created_at: row.column(2)?,
+            updated_at: row.column(3)?,
+        })
+    }
+}
+
+/// Decoded by position (see [`super::rows`]); prefixes are never used.
+impl FromQueryResult for VersionRow {
+    fn from_query_result(row: &sea_orm::QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Self::decode(row)
+    }
 }
 
 impl From<VersionRow> for PostVersion {
@@ -227,68 +240,7 @@ pub async fn page_versions(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// [`page_versions`], read in the calling thread.
-pub fn page_versions_inline(
-    sqlite: &InlineSqlite,
-    author: Option<Uuid>,
-    before: Option<Cursor>,
-    limit: u64,
-) -> Result<Vec<PostVersion>, InlineError> {
-    if author.is_none() && before.is_none() {
-        return sqlite.query_sql(&first_page_sql(limit), [], version_of_row);
-    }
-    let stmt = versions_paged(DbBackend::Sqlite, author, before, limit);
-    sqlite.query(&stmt, version_of_row)
-}
-
-/// The first page of everyone's feed, read on every homepage: a statement
-/// without values, built once per page size.
-fn first_page_sql(limit: u64) -> std::sync::Arc<str> {
-    static FIRST_PAGES: StatementTexts<u64> = StatementTexts::new();
-    FIRST_PAGES.sql(limit, || {
-        versions_paged(DbBackend::Sqlite, None, None, limit)
-    })
-}
-
-/// The first `limit` versions of everyone's feed on a SQLite file, read in
-/// the calling thread, with the point the read saw (see [`Snapshot`]).
-pub fn first_versions_inline_at_snapshot(
-    sqlite: &InlineSqlite,
-    limit: u64,
-) -> Result<(Vec<PostVersion>, Option<Snapshot>), InlineError> {
-    let (versions, point) =
-        sqlite.query_at_read_point(&first_page_sql(limit), [], version_of_row)?;
-    Ok((versions, Some(Snapshot::Sqlite(point))))
-}
-
-/// A row of `select_versions`, its columns in order.
-fn version_of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PostVersion> {
-    Ok(PostVersion {
-        id: inline::uuid(row, 0)?,
-        author_id: inline::uuid(row, 1)?,
-        created_at: inline::time(row, 2)?,
-        updated_at: inline::optional_time(row, 3)?,
-    })
-}
-
-/// The first `limit` versions of everyone's feed on PostgreSQL, with the
-/// snapshot they were read at (none when there are no posts).
-pub async fn first_versions_at_snapshot(
-    db: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<(Vec<PostVersion>, Option<Snapshot>), DbErr> {
-    let query = Snapshot::reported_by(select_versions());
-    let stmt = paged(DbBackend::Postgres, query, None, None, limit);
-    let rows = db.query_all_raw(stmt).await?;
-    let snapshot = rows.first().map(Snapshot::of).transpose()?.flatten();
-    let versions = rows
-        .iter()
-        .map(|row| VersionRow::from_query_result(row, "").map(Into::into))
-        .collect::<Result<_, _>>()?;
-    Ok((versions, snapshot))
-}
-
-fn select_versions() -> sea_orm::Select<posts::Entity> {
+pub(super) fn select_versions() -> sea_orm::Select<posts::Entity> {
     posts::Entity::find().select_only().columns([
         posts::Column::Id,
         posts::Column::AuthorId,
@@ -297,7 +249,7 @@ fn select_versions() -> sea_orm::Select<posts::Entity> {
     ])
 }
 
-fn versions_paged(
+pub(super) fn versions_paged(
     backend: DbBackend,
     author: Option<Uuid>,
     before: Option<Cursor>,

@@ -3,20 +3,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{
-    StatementTexts,
-    hot::{
-        inline::{self, InlineError, InlineSqlite},
-        snapshot::Snapshot,
-    },
-};
+use super::rows::Columns;
 use crate::{
     domain::{
         CredentialEpoch, User,
@@ -44,12 +38,8 @@ pub struct StoredSession {
     pub credentials_changed: bool,
 }
 
-/// A session lookup's answer: the session with its user, and (where known)
-/// the snapshot it was read at.
-pub type Found = (Option<StoredSession>, Option<Snapshot>);
-
-#[derive(FromQueryResult)]
-struct SessionRow {
+/// A row of [`select_stored`].
+pub(super) struct SessionRow {
     id: Uuid,
     user_id: Option<Uuid>,
     username: Option<String>,
@@ -61,6 +51,32 @@ struct SessionRow {
     remember: bool,
     session_epoch: i64,
     user_epoch: Option<i64>,
+}
+
+impl SessionRow {
+    /// The columns of [`select_stored`], in order.
+    pub(super) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
+        Ok(Self {
+            id: row.column(0)?,
+            user_id: row.column(1)?,
+            data: row.column(2)?,
+            version: row.column(3)?,
+            last_seen_at: row.column(4)?,
+            expires_at: row.column(5)?,
+            absolute_expires_at: row.column(6)?,
+            remember: row.column(7)?,
+            username: row.column(8)?,
+            session_epoch: row.column(9)?,
+            user_epoch: row.column(10)?,
+        })
+    }
+}
+
+/// Decoded by position (see [`super::rows`]); prefixes are never used.
+impl FromQueryResult for SessionRow {
+    fn from_query_result(row: &sea_orm::QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Self::decode(row)
+    }
 }
 
 impl From<SessionRow> for StoredSession {
@@ -135,7 +151,7 @@ pub async fn create(
     })
 }
 
-fn select_stored() -> sea_orm::Select<sessions::Entity> {
+pub(super) fn select_stored() -> sea_orm::Select<sessions::Entity> {
     sessions::Entity::find()
         .select_only()
         .columns([
@@ -157,7 +173,7 @@ fn select_stored() -> sea_orm::Select<sessions::Entity> {
 /// The hash is unique, so at most one row comes back. Without the `LIMIT ?`
 /// that `one()` adds, SQLite keeps this hot statement prepared (a bound
 /// LIMIT is read when planning, so it would be prepared anew).
-fn by_secret_hash(secret_hash: &[u8]) -> sea_orm::Select<sessions::Entity> {
+pub(super) fn by_secret_hash(secret_hash: &[u8]) -> sea_orm::Select<sessions::Entity> {
     select_stored().filter(sessions::Column::SecretHash.eq(secret_hash.to_vec()))
 }
 
@@ -171,94 +187,6 @@ pub async fn find_by_secret_hash(
         .all(db)
         .await?;
     Ok(rows.into_iter().next().map(Into::into))
-}
-
-/// What one statement found: sessions by hash, and its snapshot.
-pub struct FoundMany {
-    sessions: Vec<(Vec<u8>, StoredSession)>,
-    snapshot: Option<Snapshot>,
-}
-
-impl FoundMany {
-    /// The answer to a lookup of `hash`: as with a statement of its own,
-    /// the snapshot only with a session.
-    pub fn get(&self, hash: &[u8]) -> Found {
-        match self.sessions.iter().find(|(h, _)| h == hash) {
-            Some((_, session)) => (Some(session.clone()), self.snapshot.clone()),
-            None => (None, None),
-        }
-    }
-}
-
-/// [`find_by_secret_hash`] for several secrets in one statement on
-/// PostgreSQL, with the snapshot the statement ran in. Statements are built
-/// for 1, 2, 4, … secrets (the last one repeated to fill a shape), so that
-/// the server prepares a handful of statements, not one per count.
-pub async fn find_many_by_secret_hash_at_snapshot(
-    db: &impl ConnectionTrait,
-    hashes: &[Vec<u8>],
-) -> Result<FoundMany, DbErr> {
-    /// The column that tells which secret a row was found for.
-    const HASH_COLUMN: &str = "found_secret_hash";
-    static TEXTS: StatementTexts<usize> = StatementTexts::new();
-    let shape = hashes.len().next_power_of_two();
-    let sql = TEXTS.sql(shape, || {
-        let placeholders = vec![Vec::<u8>::new(); shape];
-        Snapshot::reported_by(select_stored())
-            .column_as(sessions::Column::SecretHash, HASH_COLUMN)
-            .filter(sessions::Column::SecretHash.is_in(placeholders))
-            .build(DbBackend::Postgres)
-    });
-    let last = hashes.last().cloned().unwrap_or_default();
-    let values = (0..shape).map(|i| hashes.get(i).unwrap_or(&last).clone().into());
-    let stmt = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &*sql, values);
-    let rows = db.query_all_raw(stmt).await?;
-    let mut found = FoundMany {
-        sessions: Vec::with_capacity(rows.len()),
-        snapshot: None,
-    };
-    for row in &rows {
-        let hash: Vec<u8> = row.try_get("", HASH_COLUMN)?;
-        let session = SessionRow::from_query_result(row, "")?;
-        // Every row carries the statement's one snapshot.
-        if found.snapshot.is_none() {
-            found.snapshot = Snapshot::of(row)?;
-        }
-        found.sessions.push((hash, session.into()));
-    }
-    Ok(found)
-}
-
-/// [`find_by_secret_hash`], read in the calling thread, with the point the
-/// read saw (see [`Snapshot`]).
-pub fn find_by_secret_hash_inline(
-    sqlite: &InlineSqlite,
-    secret_hash: &[u8],
-) -> Result<Found, InlineError> {
-    // One statement, whatever the hash: built once, the hash bound as the
-    // blob sqlx binds it as.
-    static BY_SECRET_HASH: StatementTexts<()> = StatementTexts::new();
-    let sql = BY_SECRET_HASH.sql((), || by_secret_hash(&[]).build(DbBackend::Sqlite));
-    // The columns of `select_stored`, in order.
-    let (rows, point) = sqlite.query_at_read_point(&sql, [secret_hash], |row| {
-        Ok(SessionRow {
-            id: inline::uuid(row, 0)?,
-            user_id: inline::optional_uuid(row, 1)?,
-            data: inline::json(row, 2)?,
-            version: row.get(3)?,
-            last_seen_at: inline::time(row, 4)?,
-            expires_at: inline::time(row, 5)?,
-            absolute_expires_at: inline::time(row, 6)?,
-            remember: row.get(7)?,
-            username: row.get(8)?,
-            session_epoch: row.get(9)?,
-            user_epoch: row.get(10)?,
-        })
-    })?;
-    Ok((
-        rows.into_iter().next().map(Into::into),
-        Some(Snapshot::Sqlite(point)),
-    ))
 }
 
 pub async fn find_by_id(

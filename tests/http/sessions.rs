@@ -297,16 +297,17 @@ async fn a_due_refresh_slides_the_idle_deadline_and_resends_the_cookie() {
 
 #[tokio::test]
 async fn an_idle_session_expires_and_use_keeps_it_alive() {
-    let app = spawn_app_with(&["--session-idle", "2s", "--session-refresh", "0s"]).await;
+    // Lifetimes with room for slow requests on a loaded machine.
+    let app = spawn_app_with(&["--session-idle", "5s", "--session-refresh", "0s"]).await;
     let resp = app.signup("alice", PASSWORD).await;
     let cookie = cookie_value(&set_cookie(&resp, "tangerine_session").unwrap());
-    // Used every second, it outlives its idle time.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Used every 1.5 s, it outlives its idle time.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(app.get_text("/").await.contains("Welcome, alice"));
     }
     // Left alone, it ends; the cookie that still arrives is refused.
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    tokio::time::sleep(Duration::from_millis(5300)).await;
     let html = anonymous_get(&app, &cookie)
         .send()
         .await
@@ -324,15 +325,18 @@ async fn an_idle_session_expires_and_use_keeps_it_alive() {
 
 #[tokio::test]
 async fn a_session_ends_at_its_absolute_expiry_however_active() {
+    // Lifetimes with room for slow requests on a loaded machine.
+    const MAX_AGE: Duration = Duration::from_secs(6);
     let app = spawn_app_with(&[
         "--session-idle",
-        "2s",
+        "4s",
         "--session-max-age",
-        "3s",
+        "6s",
         "--session-refresh",
         "0s",
     ])
     .await;
+    let started = tokio::time::Instant::now();
     let resp = app.signup("alice", PASSWORD).await;
     let secret = cookie_value(&set_cookie(&resp, "tangerine_session").unwrap());
     // The cookie is sent whatever its Max-Age: the server must refuse it.
@@ -347,12 +351,18 @@ async fn a_session_ends_at_its_absolute_expiry_however_active() {
             .await
             .unwrap()
     };
+    let mut last_used = started;
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(home().await.contains("Welcome, alice"));
+        last_used = tokio::time::Instant::now();
     }
-    // Used 1.2 s ago, well within the idle time, but 3.2 s after the start.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the absolute expiry, yet used well within the idle time.
+    tokio::time::sleep_until(started + MAX_AGE + Duration::from_millis(300)).await;
+    assert!(
+        last_used.elapsed() < Duration::from_secs(4),
+        "the uses were too slow to tell"
+    );
     assert!(!home().await.contains("Welcome,"));
 }
 

@@ -1,18 +1,14 @@
 //! Sign up, log in, log out.
 
 use poem::{
-    IntoResponse, Request, Route, get, handler,
+    Request, Route, get, handler,
     http::{HeaderValue, StatusCode},
     post,
     web::{Data, Form, Query},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    error::{WebResult, with_retry_after},
-    htmx::local_path,
-    render::View,
-};
+use super::{error::WebResult, htmx::local_path, render::View, result::Refusal};
 use crate::{
     domain::PasswordInput,
     http::client,
@@ -152,11 +148,15 @@ async fn login(
         credentials_refused,
         remember,
     };
-    let resp = view
-        .render(LOGIN_PAGE, LOGIN_FORM, again)?
-        .with_status(status)
-        .into_response();
-    Ok(with_retry_after(resp, retry_after))
+    view.render_refused(
+        LOGIN_PAGE,
+        LOGIN_FORM,
+        again,
+        Refusal {
+            status,
+            retry_after,
+        },
+    )
 }
 
 /// How browsers send a ticked checkbox (`on`), and what scripts might.
@@ -281,11 +281,15 @@ async fn signup(
         errors: errors.into(),
         password_min: state.settings.password_min_length,
     };
-    let resp = view
-        .render(SIGNUP_PAGE, SIGNUP_FORM, again)?
-        .with_status(status)
-        .into_response();
-    Ok(with_retry_after(resp, retry_after))
+    view.render_refused(
+        SIGNUP_PAGE,
+        SIGNUP_FORM,
+        again,
+        Refusal {
+            status,
+            retry_after,
+        },
+    )
 }
 
 /// Logging out ends the session row, expires its cookie and asks the

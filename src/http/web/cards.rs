@@ -19,7 +19,7 @@ use std::{collections::HashMap, sync::Mutex};
 use anyhow::Context;
 use minijinja::{Value, context};
 
-use super::{format::TimeView, render::Templates};
+use super::{format::TimeView, templates::Templates};
 use crate::{
     domain::{
         Post, PostVersion,
@@ -85,12 +85,30 @@ impl Card {
         len(&self.for_readers) + len(&self.for_author) + ENTRY_OVERHEAD
     }
 
-    /// The article as its author (`mine`) or anyone else sees it.
-    pub fn article(&self, mine: bool) -> Value {
-        if mine {
-            self.for_author.clone()
+    /// The article as `audience` sees it.
+    pub fn article(&self, audience: Audience) -> Value {
+        match audience {
+            Audience::Author => self.for_author.clone(),
+            Audience::Readers => self.for_readers.clone(),
+        }
+    }
+}
+
+/// Who an article is shown to: its author sees the controls to edit and
+/// delete it, everyone else does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Author,
+    Readers,
+}
+
+impl Audience {
+    /// The audience of a post by `author` for `viewer` (nobody logged in: none).
+    pub fn of(viewer: Option<uuid::Uuid>, author: uuid::Uuid) -> Self {
+        if viewer == Some(author) {
+            Self::Author
         } else {
-            self.for_readers.clone()
+            Self::Readers
         }
     }
 }

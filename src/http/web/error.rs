@@ -3,67 +3,17 @@
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response, Result,
-    error::ResponseError,
     http::{HeaderValue, Method, StatusCode, header},
 };
 use serde::Serialize;
 
+pub use super::result::{WebError, WebResult, with_retry_after};
 use super::{
     htmx::{self, Hx},
-    render::{Templates, View},
+    render::View,
+    templates::Templates,
 };
 use crate::http::middleware::{BodyTimedOut, BodyTooLarge, ServerFailure};
-
-#[derive(Debug, thiserror::Error)]
-pub enum WebError {
-    /// The page needs a login and there is none: the login policy applies.
-    #[error("You need to log in first.")]
-    LoginRequired,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    BadRequest(String),
-    /// A limit refused the request; it may be tried again after `retry_after`.
-    #[error("{message}")]
-    Throttled {
-        message: String,
-        retry_after: std::time::Duration,
-    },
-    #[error("Something went wrong on our side. Please try again.")]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl ResponseError for WebError {
-    fn status(&self) -> StatusCode {
-        match self {
-            WebError::LoginRequired => StatusCode::SEE_OTHER,
-            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebError::NotFound(_) => StatusCode::NOT_FOUND,
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl From<crate::http::session::SessionError> for WebError {
-    fn from(e: crate::http::session::SessionError) -> Self {
-        WebError::Unexpected(anyhow::Error::new(e))
-    }
-}
-
-/// Adds `Retry-After` (whole seconds) to a refusal that will lift.
-pub fn with_retry_after(mut resp: Response, wait: Option<std::time::Duration>) -> Response {
-    if let Some(wait) = wait {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
-    }
-    resp
-}
-
-pub type WebResult<T = Response> = std::result::Result<T, WebError>;
 
 /// Turns every error under it into an answer a browser can show.
 pub struct ErrorPages;
@@ -222,11 +172,7 @@ fn retarget_to_messages(mut resp: Response) -> Response {
 /// answered (a panic, or the session could not be loaded): the error page,
 /// or under htmx its fragment, rendered without a session (so as to nobody
 /// logged in), marked with `Retry-After` and the log note.
-pub fn failure_page(
-    templates: &Templates,
-    wants_fragment: bool,
-    failure: &ServerFailure,
-) -> Response {
+pub fn failure_page(templates: &Templates, hx: &Hx, failure: &ServerFailure) -> Response {
     let status = failure.status();
     let page = ErrorPage {
         status: status.as_u16(),
@@ -239,7 +185,7 @@ pub fn failure_page(
         flash => Vec::<String>::new(),
         ..minijinja::value::Serde(&page)
     };
-    let name = if wants_fragment {
+    let name = if hx.wants_fragment() {
         "fragments/error.html"
     } else {
         "pages/error.html"
@@ -251,7 +197,7 @@ pub fn failure_page(
                 .content_type("text/html; charset=utf-8")
                 .header(header::VARY, htmx::VARY_VALUE)
                 .body(body);
-            if wants_fragment {
+            if hx.wants_fragment() {
                 retarget_to_messages(resp)
             } else {
                 resp

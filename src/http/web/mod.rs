@@ -13,8 +13,10 @@ pub mod home;
 pub mod htmx;
 pub mod posts;
 pub mod render;
+pub mod result;
 pub mod sessions;
 pub mod settings;
+pub mod templates;
 
 use poem::{Endpoint, EndpointExt, Route};
 

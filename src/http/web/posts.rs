@@ -3,7 +3,7 @@
 
 use minijinja::Value;
 use poem::{
-    IntoResponse, Response, Route, get, handler,
+    Response, Route, get, handler,
     http::{HeaderValue, StatusCode},
     post,
     web::{Data, Form, Path, Query},
@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
-    cards::Placement,
-    error::{WebError, WebResult, with_retry_after},
+    cards::{Audience, Placement},
+    error::{WebError, WebResult},
     htmx,
     render::View,
+    result::Refusal,
 };
 use crate::{
     domain::{Cursor, PageStart, Post, VersionPage},
@@ -71,10 +72,10 @@ pub struct PostView {
 impl PostView {
     pub fn new(view: &View, post: &Post, placement: Placement) -> WebResult<Self> {
         let card = view.cards().card(view.templates(), post, placement)?;
-        let mine = view.user().is_some_and(|u| u.id == post.author_id);
+        let audience = Audience::of(view.user().map(|u| u.id), post.author_id);
         Ok(Self {
             title: post.title.clone(),
-            html: card.article(mine),
+            html: card.article(audience),
         })
     }
 }
@@ -106,7 +107,7 @@ impl FeedView {
         let posts = cards
             .into_iter()
             .map(|(version, card)| FeedItem {
-                html: card.article(viewer == Some(version.author_id)),
+                html: card.article(Audience::of(viewer, version.author_id)),
             })
             .collect();
         Ok(Self {
@@ -183,41 +184,19 @@ impl From<PostErrors> for ErrorsView {
     }
 }
 
-/// Why a post was sent back with its form: the errors to show, the status
-/// (422 for errors of the post, 429 for the posting limit) and, for the
-/// limit, when to try again.
-struct Refusal {
-    errors: ErrorsView,
-    status: StatusCode,
-    retry_after: Option<std::time::Duration>,
-}
-
-impl Refusal {
-    /// The refusal in `e`, or `e` itself when it is not one.
-    fn of(e: PostError) -> Result<Self, WebError> {
-        match e {
-            PostError::Invalid(errors) => Ok(Self {
-                errors: errors.into(),
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                retry_after: None,
-            }),
-            PostError::Throttled { retry_after } => Ok(Self {
-                errors: ErrorsView {
-                    form: Some(posts::throttled_message(retry_after)),
-                    ..Default::default()
-                },
-                status: StatusCode::TOO_MANY_REQUESTS,
-                retry_after: Some(retry_after),
-            }),
-            other => Err(other.into()),
-        }
-    }
-
-    fn answer(&self, resp: Response) -> Response {
-        with_retry_after(
-            resp.with_status(self.status).into_response(),
-            self.retry_after,
-        )
+/// Why a post was sent back with its form: the errors to show (of the post,
+/// or the posting limit's), and the refusal.
+fn refused(e: PostError) -> Result<(ErrorsView, Refusal), WebError> {
+    match e {
+        PostError::Invalid(errors) => Ok((errors.into(), Refusal::INVALID)),
+        PostError::Throttled { retry_after } => Ok((
+            ErrorsView {
+                form: Some(posts::throttled_message(retry_after)),
+                ..Default::default()
+            },
+            Refusal::lifts_after(StatusCode::TOO_MANY_REQUESTS, retry_after),
+        )),
+        other => Err(other.into()),
     }
 }
 
@@ -275,19 +254,15 @@ async fn create(
         // publishing writes nothing to the session.
         Ok(post) => Ok(view.redirect(&format!("/posts/{}", post.id))),
         Err(e) => {
-            let refusal = Refusal::of(e)?;
+            let (errors, refusal) = refused(e)?;
             let again = FormView {
                 title: form.title,
                 body: form.body,
-                errors: refusal.errors,
+                errors,
                 inline,
                 oob: false,
             };
-            let refusal = Refusal {
-                errors: ErrorsView::default(),
-                ..refusal
-            };
-            let mut resp = view.render(NEW_PAGE, FORM, again)?;
+            let mut resp = view.render_refused(NEW_PAGE, FORM, again, refusal)?;
             if inline {
                 // The answer replaces the composer, not the feed it targeted.
                 resp.headers_mut()
@@ -295,7 +270,7 @@ async fn create(
                 resp.headers_mut()
                     .insert("HX-Reswap", HeaderValue::from_static("outerHTML"));
             }
-            Ok(refusal.answer(resp))
+            Ok(resp)
         }
     }
 }
@@ -381,14 +356,9 @@ async fn update(
             Ok(view.redirect(&format!("/posts/{}", post.id)))
         }
         Err(e) => {
-            let refusal = Refusal::of(e)?;
-            let again = EditView::new(&view, id.to_string(), form.title, form.body, refusal.errors);
-            let refusal = Refusal {
-                errors: ErrorsView::default(),
-                ..refusal
-            };
-            let resp = view.render(EDIT_PAGE, EDIT_FORM, again)?;
-            Ok(refusal.answer(resp))
+            let (errors, refusal) = refused(e)?;
+            let again = EditView::new(&view, id.to_string(), form.title, form.body, errors);
+            view.render_refused(EDIT_PAGE, EDIT_FORM, again, refusal)
         }
     }
 }

@@ -1,15 +1,9 @@
-//! The renderer: one minijinja environment, and the view that handlers use
-//! to answer with a page or a fragment.
+//! The view that handlers use to answer with a page or a fragment: the
+//! templates, the post cards, the session, the CSRF token and htmx's ask.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::sync::Arc;
 
-use minijinja::{Environment, UndefinedBehavior, Value, context, value::Serde};
+use minijinja::{Value, context, value::Serde};
 use poem::{
     FromRequest, Request, RequestBody, Response,
     http::{StatusCode, header},
@@ -17,16 +11,12 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    assets,
     cards::Cards,
-    error::WebError,
     htmx::{self, Hx},
+    result::{Refusal, WebError},
+    templates::Templates,
 };
 use crate::{domain::User, http::csrf::Csrf, http::session::Session, state::AppState};
-
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
-}
 
 /// Session data key of the messages shown once on the next page.
 const FLASH: &str = "flash";
@@ -36,56 +26,6 @@ const FLASH_KEEP: usize = 3;
 
 /// A message for the page's live region, swapped in out of band.
 pub const ANNOUNCE: &str = "fragments/announce.html";
-
-/// The largest buffer an answer starts with (larger ones grow as needed).
-const MAX_HINT: usize = 256 * 1024;
-
-/// All templates, compiled into the binary and parsed once at start-up.
-pub struct Templates {
-    env: Environment<'static>,
-    /// The size of each template's latest answer: the next one is written
-    /// into a buffer of about that size, not grown by doubling from the
-    /// template's own size (a homepage would be copied over five times).
-    sizes: HashMap<&'static str, AtomicUsize>,
-}
-
-impl Templates {
-    pub fn load() -> Result<Self, minijinja::Error> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Auto-escaping is minijinja's default for `.html`: kept on.
-        for (name, source) in embedded::TEMPLATES {
-            env.add_template(name, source)?;
-        }
-        // Asset URLs are built from known names and hex digests: nothing to escape.
-        env.add_function("asset", |name: &str| {
-            Value::from_safe_string(assets::url(name))
-        });
-        let sizes = embedded::TEMPLATES
-            .iter()
-            .map(|(name, _)| (*name, AtomicUsize::new(0)))
-            .collect();
-        Ok(Self { env, sizes })
-    }
-
-    pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
-        self.env.get_template(name)?.render(ctx)
-    }
-
-    /// [`Self::render`], as the bytes of an answer's body.
-    pub fn render_body(&self, name: &str, ctx: Value) -> Result<Vec<u8>, minijinja::Error> {
-        let template = self.env.get_template(name)?;
-        let size = self.sizes.get(name);
-        // One unusually long page does not make every later buffer as long.
-        let last = size.map_or(0, |s| s.load(Ordering::Relaxed)).min(MAX_HINT);
-        let mut body = Vec::with_capacity(last + last / 8);
-        template.render_captured_to(ctx, &mut body)?;
-        if let Some(size) = size {
-            size.store(body.len(), Ordering::Relaxed);
-        }
-        Ok(body)
-    }
-}
 
 /// Everything a handler needs to answer with HTML: the renderer, the
 /// session, the CSRF token and what htmx asked for.
@@ -157,6 +97,17 @@ impl View {
         } else {
             self.page(page, ctx)
         }
+    }
+
+    /// A form shown again after `refusal` (see [`Self::render`]).
+    pub fn render_refused(
+        &self,
+        page: &str,
+        fragment: &str,
+        ctx: impl Serialize,
+        refusal: Refusal,
+    ) -> Result<Response, WebError> {
+        Ok(refusal.answer(self.render(page, fragment, ctx)?))
     }
 
     /// A whole page, showing (and so consuming) any flash messages.

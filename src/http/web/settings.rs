@@ -1,17 +1,13 @@
 //! Settings: the page that lists them, and changing the password.
 
 use poem::{
-    IntoResponse, Route, get, handler,
+    Route, get, handler,
     http::StatusCode,
     web::{Data, Form},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    auth::CurrentUser,
-    error::{WebResult, with_retry_after},
-    render::View,
-};
+use super::{auth::CurrentUser, error::WebResult, render::View, result::Refusal};
 use crate::{
     domain::PasswordInput,
     services::accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
@@ -140,9 +136,13 @@ async fn change_password(
         ),
         Err(PasswordChangeError::Unexpected(e)) => return Err(e.into()),
     };
-    let resp = view
-        .render(PAGE, FORM, again)?
-        .with_status(status)
-        .into_response();
-    Ok(with_retry_after(resp, retry_after))
+    view.render_refused(
+        PAGE,
+        FORM,
+        again,
+        Refusal {
+            status,
+            retry_after,
+        },
+    )
 }

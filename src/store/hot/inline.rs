@@ -2,10 +2,8 @@
 //!
 //! Through sqlx, every SQLite query is a round trip to the thread that owns
 //! the connection: a channel send, a futex wake-up and a thread switch each
-//! way. Profiled under load on the logged-in homepage (two queries a page),
-//! those hand-offs were about a third of the server's CPU time. SQLite is a
-//! library: reading a few rows by index takes a few microseconds, less than
-//! the hand-off itself. So the reads every page view makes run here, in the
+//! way, which costs more than the reads of a page view themselves: SQLite
+//! is a library, and reading a few rows by index takes a few microseconds. So the reads every page view makes run here, in the
 //! thread that asks, with the very statement SeaORM builds for them.
 //!
 //! Only reads: the connections are `query_only`, and in WAL mode a reader
@@ -353,13 +351,13 @@ mod tests {
     /// opens a fresh connection and succeeds.
     #[test]
     fn a_file_that_cannot_be_opened_is_an_outage_that_heals() {
-        let file = crate::store::ScratchSqlite::new("inline-outage");
-        let path = file.url().trim_start_matches("sqlite://").to_owned();
+        let file = crate::store::scratch::ScratchDatabase::sqlite("inline-outage");
+        let path = file.url.clone().trim_start_matches("sqlite://").to_owned();
         Connection::open(&path)
             .unwrap()
             .execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);")
             .unwrap();
-        let sqlite = InlineSqlite::for_url(&file.url(), Duration::from_millis(100)).unwrap();
+        let sqlite = InlineSqlite::for_url(&file.url, Duration::from_millis(100)).unwrap();
         let read = || sqlite.query_sql("SELECT x FROM t", [], |row| row.get::<_, i64>(0));
 
         let aside = format!("{path}.aside");
@@ -381,13 +379,13 @@ mod tests {
     /// milliseconds, saying so, rather than wait on an async worker.
     #[test]
     fn a_locked_database_is_reported_busy_at_once() {
-        let file = crate::store::ScratchSqlite::new("inline-busy");
-        let path = file.url().trim_start_matches("sqlite://").to_owned();
+        let file = crate::store::scratch::ScratchDatabase::sqlite("inline-busy");
+        let path = file.url.clone().trim_start_matches("sqlite://").to_owned();
         let holder = Connection::open(&path).unwrap();
         holder
             .execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7);")
             .unwrap();
-        let sqlite = InlineSqlite::for_url(&file.url(), BUSY_TIMEOUT).unwrap();
+        let sqlite = InlineSqlite::for_url(&file.url, BUSY_TIMEOUT).unwrap();
         let read = || sqlite.query_sql("SELECT x FROM t", [], |row| row.get::<_, i64>(0));
         assert_eq!(read().unwrap(), vec![7]);
 
