@@ -98,7 +98,7 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
                     pending: pending.len(),
                 });
             }
-            let deleted = services::sessions::purge::purge_expired(&db)
+            let deleted = services::sessions::purge::purge_expired(&store::Store::through_pool(db))
                 .await
                 .map_err(|e| RunError::database("delete expired sessions", &target, &e))?;
             println!("{deleted}");

@@ -133,12 +133,12 @@ impl Application {
             state: AppState {
                 store: store.clone(),
                 accounts: Accounts::new(
-                    store,
+                    store.clone(),
                     PasswordHasher::per_cpu(settings.max_pending_logins as usize),
-                    Throttle::new(settings.limits()),
+                    Throttle::new(store.clone(), settings.limits()),
                     settings.password_rules(),
                 ),
-                throttle: Throttle::new(settings.limits()),
+                throttle: Throttle::new(store.clone(), settings.limits()),
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
                 templates,
@@ -168,7 +168,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
-            self.state.store.pool().clone(),
+            self.state.store.clone(),
             self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));

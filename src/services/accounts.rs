@@ -219,14 +219,14 @@ impl Accounts {
         {
             return Err(SignupError::UsernameTaken);
         }
-        let slots = match self.throttle.signup(self.store.pool(), client_ip).await? {
+        let slots = match self.throttle.signup(client_ip).await? {
             Ok(slots) => slots,
             Err(Throttled { retry_after }) => return Err(SignupError::Throttled { retry_after }),
         };
         let hash = match self.hasher.hash(&password).await {
             Ok(hash) => hash,
             Err(e) => {
-                self.throttle.give_back(self.store.pool(), slots).await?;
+                self.throttle.give_back(slots).await?;
                 return Err(match e {
                     HashError::Busy => SignupError::Busy,
                     HashError::Failed(e) => e.into(),
@@ -242,11 +242,11 @@ impl Accounts {
                 })
             }
             Err(CreateUserError::UsernameTaken) => {
-                self.throttle.give_back(self.store.pool(), slots).await?;
+                self.throttle.give_back(slots).await?;
                 Err(SignupError::UsernameTaken)
             }
             Err(CreateUserError::Db(e)) => {
-                self.throttle.give_back(self.store.pool(), slots).await?;
+                self.throttle.give_back(slots).await?;
                 Err(anyhow::Error::new(e)
                     .context("Failed to insert a user")
                     .into())
@@ -265,12 +265,7 @@ impl Accounts {
         }
         let slots = match self
             .throttle
-            .login_attempt(
-                self.store.pool(),
-                attempt.username,
-                attempt.client_ip,
-                attempt.device.as_ref(),
-            )
+            .login_attempt(attempt.username, attempt.client_ip, attempt.device.as_ref())
             .await?
         {
             Ok(slots) => slots,
@@ -278,7 +273,7 @@ impl Accounts {
         };
         match self.authenticate(attempt.username, attempt.password).await {
             Ok(Some(who)) => {
-                self.throttle.give_back(self.store.pool(), slots).await?;
+                self.throttle.give_back(slots).await?;
                 Ok(who)
             }
             Ok(None) => {
@@ -286,7 +281,7 @@ impl Accounts {
                 Err(LoginError::InvalidCredentials)
             }
             Err(e) => {
-                self.throttle.give_back(self.store.pool(), slots).await?;
+                self.throttle.give_back(slots).await?;
                 Err(match e {
                     HashError::Busy => LoginError::Busy,
                     HashError::Failed(e) => e.into(),
@@ -351,11 +346,7 @@ impl Accounts {
         if change.current.is_overlong() {
             errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
         } else {
-            let slots = match self
-                .throttle
-                .password_check(self.store.pool(), &user.username)
-                .await?
-            {
+            let slots = match self.throttle.password_check(&user.username).await? {
                 Ok(slots) => slots,
                 Err(Throttled { retry_after }) => {
                     return Err(PasswordChangeError::Throttled { retry_after });
@@ -369,13 +360,13 @@ impl Accounts {
                 Err(e) => Err(e.into()),
             };
             match verified {
-                Ok(true) => self.throttle.give_back(self.store.pool(), slots).await?,
+                Ok(true) => self.throttle.give_back(slots).await?,
                 Ok(false) => {
                     slots.keep();
                     errors.current = Some(WRONG_CURRENT_PASSWORD.to_owned());
                 }
                 Err(e) => {
-                    self.throttle.give_back(self.store.pool(), slots).await?;
+                    self.throttle.give_back(slots).await?;
                     return Err(match e {
                         HashError::Busy => PasswordChangeError::Busy,
                         HashError::Failed(e) => e.into(),

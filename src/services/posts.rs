@@ -79,9 +79,9 @@ pub fn throttled_message(retry_after: std::time::Duration) -> String {
 }
 
 /// Takes `author`'s posting slot, or says how long to wait.
-async fn take_slot(store: &Store, throttle: &Throttle, author: &User) -> Result<Slots, PostError> {
+async fn take_slot(throttle: &Throttle, author: &User) -> Result<Slots, PostError> {
     throttle
-        .post(store.pool(), author.id)
+        .post(author.id)
         .await?
         .map_err(|t| PostError::Throttled {
             retry_after: t.retry_after,
@@ -91,19 +91,18 @@ async fn take_slot(store: &Store, throttle: &Throttle, author: &User) -> Result<
 /// Runs `write` with a posting slot taken, which is given back when the
 /// post is refused or cannot be written.
 async fn counted<T>(
-    store: &Store,
     throttle: &Throttle,
     author: &User,
     write: impl Future<Output = Result<T, PostError>>,
 ) -> Result<T, PostError> {
-    let slots = take_slot(store, throttle, author).await?;
+    let slots = take_slot(throttle, author).await?;
     match write.await {
         Ok(done) => {
             slots.keep();
             Ok(done)
         }
         Err(e) => {
-            throttle.give_back(store.pool(), slots).await?;
+            throttle.give_back(slots).await?;
             Err(e)
         }
     }
@@ -136,7 +135,7 @@ pub async fn create(
         input.title.unwrap_or_default(),
         input.body.unwrap_or_default(),
     )?;
-    counted(store, throttle, author, insert(store, author, valid)).await
+    counted(throttle, author, insert(store, author, valid)).await
 }
 
 async fn insert(store: &Store, author: &User, valid: Valid) -> Result<Post, PostError> {
@@ -198,7 +197,7 @@ pub async fn update(
         input.title.unwrap_or(&post.title),
         input.body.unwrap_or(&post.body),
     )?;
-    counted(store, throttle, user, rewrite(store, post, valid)).await
+    counted(throttle, user, rewrite(store, post, valid)).await
 }
 
 async fn rewrite(store: &Store, post: Post, valid: Valid) -> Result<Post, PostError> {

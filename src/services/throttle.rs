@@ -26,7 +26,10 @@ use crate::{
         rate_limit::{LimitSetting, RateLimit, address_key, whole_seconds},
         session::now,
     },
-    store::rate_limits::{self, Outcome, Take, Taken},
+    store::{
+        Store,
+        rate_limits::{self, Outcome, Take, Taken},
+    },
 };
 
 /// The limits, as configured.
@@ -59,14 +62,16 @@ pub struct Slots(Vec<Taken>);
 #[derive(Debug, Clone)]
 pub struct KnownDevice(pub String);
 
-#[derive(Debug, Clone)]
+/// The limits, counted in the store's `rate_limits` (shared by instances).
+#[derive(Clone)]
 pub struct Throttle {
+    store: Store,
     limits: Limits,
 }
 
 impl Throttle {
-    pub fn new(limits: Limits) -> Self {
-        Self { limits }
+    pub fn new(store: Store, limits: Limits) -> Self {
+        Self { store, limits }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -77,7 +82,6 @@ impl Throttle {
     /// and the address's.
     pub async fn login_attempt(
         &self,
-        db: &DatabaseConnection,
         username: &str,
         client_ip: Option<IpAddr>,
         device: Option<&KnownDevice>,
@@ -99,25 +103,20 @@ impl Throttle {
                 );
             }
         }
-        take(db, &keys).await
+        take(self.store.pool(), &keys).await
     }
 
     /// Takes a slot for checking the current password of `username` (a
     /// password change): it counts against the username like a login.
-    pub async fn password_check(
-        &self,
-        db: &DatabaseConnection,
-        username: &str,
-    ) -> anyhow::Result<Result<Slots, Throttled>> {
+    pub async fn password_check(&self, username: &str) -> anyhow::Result<Result<Slots, Throttled>> {
         let mut keys = Vec::new();
         push(&mut keys, user_key(username), self.limits.login_failures);
-        take(db, &keys).await
+        take(self.store.pool(), &keys).await
     }
 
     /// Takes a sign-up's slot for the client address.
     pub async fn signup(
         &self,
-        db: &DatabaseConnection,
         client_ip: Option<IpAddr>,
     ) -> anyhow::Result<Result<Slots, Throttled>> {
         let mut keys = Vec::new();
@@ -128,30 +127,26 @@ impl Throttle {
                 self.limits.signups,
             );
         }
-        take(db, &keys).await
+        take(self.store.pool(), &keys).await
     }
 
     /// Takes the slot of a post written or edited by `author`.
-    pub async fn post(
-        &self,
-        db: &DatabaseConnection,
-        author: uuid::Uuid,
-    ) -> anyhow::Result<Result<Slots, Throttled>> {
+    pub async fn post(&self, author: uuid::Uuid) -> anyhow::Result<Result<Slots, Throttled>> {
         let mut keys = Vec::new();
         push(&mut keys, format!("post:{author}"), self.limits.posts);
-        take(db, &keys).await
+        take(self.store.pool(), &keys).await
     }
 
     /// Gives `slots` back: the attempt succeeded, or did not count.
-    pub async fn give_back(&self, db: &DatabaseConnection, slots: Slots) -> anyhow::Result<()> {
-        rate_limits::give_back(db, &slots.0)
+    pub async fn give_back(&self, slots: Slots) -> anyhow::Result<()> {
+        rate_limits::give_back(self.store.pool(), &slots.0)
             .await
             .context("Failed to give back a throttle slot")
     }
 
     /// Forgets counts whose window has ended; returns how many.
-    pub async fn purge(&self, db: &DatabaseConnection) -> anyhow::Result<u64> {
-        rate_limits::delete_ended(db, now())
+    pub async fn purge(&self) -> anyhow::Result<u64> {
+        rate_limits::delete_ended(self.store.pool(), now())
             .await
             .context("Failed to purge ended throttle windows")
     }

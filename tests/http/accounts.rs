@@ -234,7 +234,10 @@ async fn an_unknown_name_costs_a_password_verification_too() {
         ];
         let login = app.post_form("/login", &fields);
         tokio::pin!(login);
-        until_pending(&app.hasher, 1).await;
+        tokio::select! {
+            resp = &mut login => panic!("{name}: answered {} without a password verification", resp.status()),
+            () = until_pending(&app.hasher, 1) => {}
+        }
         assert!(
             tokio::time::timeout(Duration::from_millis(300), &mut login)
                 .await

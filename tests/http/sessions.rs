@@ -413,9 +413,11 @@ async fn the_purge_deletes_only_expired_rows() {
     app.insert_expired_sessions(3).await;
     assert_eq!(app.count("sessions").await, 4);
 
-    let deleted = tangerine::services::sessions::purge::purge_expired(&app.db)
-        .await
-        .unwrap();
+    let deleted = tangerine::services::sessions::purge::purge_expired(
+        &tangerine::store::Store::through_pool(app.db.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(deleted, 3);
     assert_eq!(app.count("sessions").await, 1);
     assert!(app.get_text("/").await.contains("Welcome, alice"));
@@ -425,9 +427,11 @@ async fn the_purge_deletes_only_expired_rows() {
 async fn the_purge_works_through_many_batches() {
     let app = spawn_app().await;
     app.insert_expired_sessions(2500).await;
-    let deleted = tangerine::services::sessions::purge::purge_expired(&app.db)
-        .await
-        .unwrap();
+    let deleted = tangerine::services::sessions::purge::purge_expired(
+        &tangerine::store::Store::through_pool(app.db.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(deleted, 2500);
     assert_eq!(app.count("sessions").await, 0);
 }

@@ -127,13 +127,16 @@ async fn main() -> anyhow::Result<()> {
     store::migrate(&db).await.context("Failed to migrate")?;
 
     // The seed signs people up as the site would, without its limits.
-    let unlimited = Throttle::new(Limits {
-        login_failures: LimitSetting::Off,
-        login_failures_per_address: LimitSetting::Off,
-        signups: LimitSetting::Off,
-        posts: LimitSetting::Off,
-    });
     let store = store::Store::through_pool(db.clone());
+    let unlimited = Throttle::new(
+        store.clone(),
+        Limits {
+            login_failures: LimitSetting::Off,
+            login_failures_per_address: LimitSetting::Off,
+            signups: LimitSetting::Off,
+            posts: LimitSetting::Off,
+        },
+    );
     let accounts = Accounts::new(
         store.clone(),
         PasswordHasher::per_cpu(0),

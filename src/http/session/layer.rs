@@ -50,8 +50,8 @@ pub struct SessionConfig {
 pub struct SessionManager {
     /// Device cookies: read with the session, given out at login.
     devices: DeviceCookies,
-    /// The pool (for writes) and the per-request reads.
-    reads: Store,
+    /// Where sessions are kept, with the per-request reads.
+    store: Store,
     policy: SessionPolicy,
     cookies: CookiePolicy,
     cookie_name: String,
@@ -65,11 +65,11 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(reads: Store, config: SessionConfig, devices: DeviceCookies) -> Self {
+    pub fn new(store: Store, config: SessionConfig, devices: DeviceCookies) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
             devices,
-            reads,
+            store,
             policy: config.policy,
             cookies: config.cookies,
             cookie_name,
@@ -81,8 +81,8 @@ impl SessionManager {
         }
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        self.reads.pool()
+    fn db(&self) -> &DatabaseConnection {
+        self.store.pool()
     }
 
     /// The device a device-cookie value names, if its signature holds.
@@ -106,7 +106,7 @@ impl SessionManager {
         let (mut current, mut found_at) = (None, None);
         if let Some(secret) = &presented
             && let (Some(stored), stamp) = self
-                .reads
+                .store
                 .session_by_secret_hash(&secret.hash())
                 .await
                 .map_err(storage("load a session"))?

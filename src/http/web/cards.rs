@@ -20,13 +20,9 @@ use anyhow::Context;
 use minijinja::{Value, context};
 
 use super::{format::TimeView, templates::Templates};
-use crate::{
-    domain::{
-        Post, PostVersion,
-        post::{HeadingLevel, Headings, render_markdown},
-    },
-    services::posts,
-    store::Store,
+use crate::domain::{
+    Post, PostVersion,
+    post::{HeadingLevel, Headings, render_markdown},
 };
 
 const CARD: &str = "fragments/posts/card.html";
@@ -221,46 +217,63 @@ impl Cards {
         Ok(card)
     }
 
-    /// The feed cards of `versions`, in order, loading in one query the
-    /// posts whose cards are not here yet. A post deleted meanwhile is left
-    /// out.
-    pub async fn cards(
-        &self,
-        store: &Store,
-        templates: &Templates,
-        versions: &[PostVersion],
-    ) -> anyhow::Result<Vec<(PostVersion, Card)>> {
-        let mut found: Vec<Option<Card>> = {
+    /// The feed cards of `versions` kept here; the posts of the others are
+    /// to be loaded and given to [`FeedCards::complete`].
+    pub fn feed<'a>(&'a self, versions: &'a [PostVersion]) -> FeedCards<'a> {
+        let found = {
             let cache = self.lock();
             versions
                 .iter()
                 .map(|v| cache.cards.get(&key(v, Placement::Feed)).cloned())
                 .collect()
         };
-        let missing: Vec<uuid::Uuid> = versions
+        FeedCards {
+            cards: self,
+            versions,
+            found,
+        }
+    }
+}
+
+/// The cards of a feed page, some still to be rendered.
+pub struct FeedCards<'a> {
+    cards: &'a Cards,
+    versions: &'a [PostVersion],
+    found: Vec<Option<Card>>,
+}
+
+impl FeedCards<'_> {
+    /// The posts whose cards are not kept: to be loaded in one query.
+    pub fn missing(&self) -> Vec<uuid::Uuid> {
+        self.versions
             .iter()
-            .zip(&found)
+            .zip(&self.found)
             .filter(|(_, card)| card.is_none())
             .map(|(v, _)| v.id)
-            .collect();
-        if !missing.is_empty() {
-            let posts = posts::get_many(store, &missing)
-                .await
-                .map_err(|e| anyhow::anyhow!("Failed to load posts for their cards: {e}"))?;
-            for post in &posts {
-                let card = self.card(templates, post, Placement::Feed)?;
-                for (v, slot) in versions.iter().zip(found.iter_mut()) {
-                    // The version read a moment ago; if the post changed in
-                    // between, the newer card serves (and is keyed as such).
-                    if v.id == post.id && slot.is_none() {
-                        *slot = Some(card.clone());
-                    }
+            .collect()
+    }
+
+    /// Every card, in order, rendering those of `posts` (the missing ones,
+    /// as loaded). A post deleted meanwhile is left out.
+    pub fn complete(
+        mut self,
+        templates: &Templates,
+        posts: &[Post],
+    ) -> anyhow::Result<Vec<(PostVersion, Card)>> {
+        for post in posts {
+            let card = self.cards.card(templates, post, Placement::Feed)?;
+            for (v, slot) in self.versions.iter().zip(self.found.iter_mut()) {
+                // The version read a moment ago; if the post changed in
+                // between, the newer card serves (and is keyed as such).
+                if v.id == post.id && slot.is_none() {
+                    *slot = Some(card.clone());
                 }
             }
         }
-        Ok(versions
+        Ok(self
+            .versions
             .iter()
-            .zip(found)
+            .zip(self.found)
             .filter_map(|(v, card)| card.map(|c| (*v, c)))
             .collect())
     }

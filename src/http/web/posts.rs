@@ -100,10 +100,13 @@ impl FeedView {
     /// `base` is the feed's own address (`/` or `/u/alice`).
     pub async fn new(view: &View, store: &Store, page: VersionPage, base: &str) -> WebResult<Self> {
         let viewer = view.user().map(|u| u.id);
-        let cards = view
-            .cards()
-            .cards(store, view.templates(), &page.versions)
-            .await?;
+        let feed = view.cards().feed(&page.versions);
+        let missing = feed.missing();
+        let loaded = match missing.as_slice() {
+            [] => Vec::new(),
+            ids => posts::get_many(store, ids).await?,
+        };
+        let cards = feed.complete(view.templates(), &loaded)?;
         let posts = cards
             .into_iter()
             .map(|(version, card)| FeedItem {
