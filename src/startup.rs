@@ -23,6 +23,7 @@ use crate::{
     services::passwords::PasswordHasher,
     services::sessions::purge,
     services::throttle::Throttle,
+    services::{posts::Posts, sessions::Sessions},
     state::AppState,
     store::{self, IfMissing, Store, Target},
 };
@@ -41,6 +42,8 @@ pub struct Application {
     /// The URL the start-up log offers: the host name given, or the address bound.
     url: String,
     state: AppState,
+    /// The database, for the background purge.
+    store: Store,
     sessions: Arc<SessionManager>,
     csrf_key: CsrfKey,
     /// Defaults lowered to fit values given (see `Settings::check`).
@@ -131,18 +134,22 @@ impl Application {
             addr,
             url,
             state: AppState {
-                store: store.clone(),
                 accounts: Accounts::new(
                     store.clone(),
                     PasswordHasher::per_cpu(settings.max_pending_logins as usize),
                     Throttle::new(store.clone(), settings.limits()),
                     settings.password_rules(),
                 ),
-                throttle: Throttle::new(store.clone(), settings.limits()),
+                posts: Posts::new(
+                    store.clone(),
+                    Throttle::new(store.clone(), settings.limits()),
+                ),
+                sessions: Sessions::new(store.clone()),
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
                 templates,
             },
+            store,
             sessions,
             csrf_key,
             lowered: checked.lowered,
@@ -168,7 +175,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = self.state.settings.clone();
         let purger = tokio::spawn(purge::purge_periodically(
-            self.state.store.clone(),
+            self.store.clone(),
             self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));

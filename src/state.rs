@@ -7,18 +7,17 @@ use std::sync::Arc;
 use crate::{
     config::Settings,
     http::web::{cards::Cards, templates::Templates},
-    services::{accounts::Accounts, throttle::Throttle},
-    store::Store,
+    services::{accounts::Accounts, posts::Posts, sessions::Sessions},
 };
 
 #[derive(Clone)]
 pub struct AppState {
-    /// The database, for the use cases.
-    pub store: Store,
+    /// Posts: writing, editing, deleting and reading them.
+    pub posts: Posts,
+    /// Sessions as a person lists them.
+    pub sessions: Sessions,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
-    /// The limits counted in the database (here: posting).
-    pub throttle: Throttle,
     pub settings: Arc<Settings>,
     /// The pages' templates.
     pub templates: Arc<Templates>,

@@ -78,6 +78,152 @@ pub fn throttled_message(retry_after: std::time::Duration) -> String {
     )
 }
 
+/// The posts use cases, with the store and the posting limit.
+#[derive(Clone)]
+pub struct Posts {
+    store: Store,
+    throttle: Throttle,
+}
+
+impl Posts {
+    pub fn new(store: Store, throttle: Throttle) -> Self {
+        Self { store, throttle }
+    }
+
+    #[tracing::instrument(skip_all, fields(author = %author.username))]
+    pub async fn create(&self, author: &User, input: PostInput<'_>) -> Result<Post, PostError> {
+        let store = &self.store;
+        let throttle = &self.throttle;
+        let valid = validate(
+            input.title.unwrap_or_default(),
+            input.body.unwrap_or_default(),
+        )?;
+        counted(throttle, author, insert(store, author, valid)).await
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Post, PostError> {
+        let store = &self.store;
+        store::posts::find(store.pool(), id)
+            .await
+            .context("Failed to load a post")?
+            .ok_or(PostError::NotFound)
+    }
+
+    /// The post, if `user` wrote it: what an edit form starts from.
+    pub async fn get_own(&self, user: &User, id: Uuid) -> Result<Post, PostError> {
+        let post = self.get(id).await?;
+        if post.author_id != user.id {
+            return Err(PostError::Forbidden);
+        }
+        Ok(post)
+    }
+
+    /// Changes the title and/or body of `user`'s post.
+    #[tracing::instrument(skip_all, fields(post = %id))]
+    pub async fn update(
+        &self,
+        user: &User,
+        id: Uuid,
+        input: PostInput<'_>,
+    ) -> Result<Post, PostError> {
+        let store = &self.store;
+        let throttle = &self.throttle;
+        let post = self.get_own(user, id).await?;
+        if input.title.is_none() && input.body.is_none() {
+            return Ok(post);
+        }
+        let valid = validate(
+            input.title.unwrap_or(&post.title),
+            input.body.unwrap_or(&post.body),
+        )?;
+        counted(throttle, user, rewrite(store, post, valid)).await
+    }
+
+    /// Deletes `user`'s post; returns it as it was.
+    #[tracing::instrument(skip_all, fields(post = %id))]
+    pub async fn delete(&self, user: &User, id: Uuid) -> Result<Post, PostError> {
+        let store = &self.store;
+        let post = self.get_own(user, id).await?;
+        let found = store
+            .delete_post(id)
+            .await
+            .context("Failed to delete a post")?;
+        if found {
+            Ok(post)
+        } else {
+            Err(PostError::NotFound)
+        }
+    }
+
+    /// A page of everyone's posts, newest first.
+    pub async fn feed(
+        &self,
+        before: Option<Cursor>,
+        limit: PageLimit,
+    ) -> Result<FeedPage, PostError> {
+        let store = &self.store;
+        page(store, None, before, limit).await
+    }
+
+    /// A page of one person's posts, with the person.
+    pub async fn by_author(
+        &self,
+        username: &str,
+        before: Option<Cursor>,
+        limit: PageLimit,
+    ) -> Result<(User, FeedPage), PostError> {
+        let store = &self.store;
+        let author = author_named(store, username).await?;
+        let page = page(store, Some(author.id), before, limit).await?;
+        Ok((author, page))
+    }
+
+    /// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
+    /// `session` is the stamp of the request's session lookup: the first page
+    /// may then come from memory (see [`Store::first_page_versions`]).
+    pub async fn feed_versions(
+        &self,
+        session: Option<&Stamp>,
+        start: PageStart,
+        limit: u64,
+    ) -> Result<VersionPage, PostError> {
+        let store = &self.store;
+        if start != PageStart::Newest {
+            return versions(store, None, start, limit).await;
+        }
+        // One more than asked tells whether another page follows.
+        let versions = store
+            .first_page_versions(session, limit + 1)
+            .await
+            .context("Failed to load a page of posts")?;
+        Ok(VersionPage::of(versions, limit, None))
+    }
+
+    /// A page of one person's posts as versions, with the person.
+    pub async fn versions_by_author(
+        &self,
+        username: &str,
+        start: PageStart,
+        limit: u64,
+    ) -> Result<(User, VersionPage), PostError> {
+        let store = &self.store;
+        let author = author_named(store, username).await?;
+        let page = versions(store, Some(author.id), start, limit).await?;
+        Ok((author, page))
+    }
+
+    /// The posts with these ids (the ones that still exist).
+    pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<Post>, PostError> {
+        let store = &self.store;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(store::posts::find_many(store.pool(), ids)
+            .await
+            .context("Failed to load posts")?)
+    }
+}
+
 /// Takes `author`'s posting slot, or says how long to wait.
 async fn take_slot(throttle: &Throttle, author: &User) -> Result<Slots, PostError> {
     throttle
@@ -124,20 +270,6 @@ async fn render(body: &PostBody) -> Result<String, PostError> {
         })
 }
 
-#[tracing::instrument(skip_all, fields(author = %author.username))]
-pub async fn create(
-    store: &Store,
-    throttle: &Throttle,
-    author: &User,
-    input: PostInput<'_>,
-) -> Result<Post, PostError> {
-    let valid = validate(
-        input.title.unwrap_or_default(),
-        input.body.unwrap_or_default(),
-    )?;
-    counted(throttle, author, insert(store, author, valid)).await
-}
-
 async fn insert(store: &Store, author: &User, valid: Valid) -> Result<Post, PostError> {
     let body_html = render(&valid.body).await?;
     let post = Post {
@@ -162,42 +294,6 @@ async fn insert(store: &Store, author: &User, valid: Valid) -> Result<Post, Post
         .await
         .context("Failed to insert a post")?;
     Ok(post)
-}
-
-pub async fn get(store: &Store, id: Uuid) -> Result<Post, PostError> {
-    store::posts::find(store.pool(), id)
-        .await
-        .context("Failed to load a post")?
-        .ok_or(PostError::NotFound)
-}
-
-/// The post, if `user` wrote it: what an edit form starts from.
-pub async fn get_own(store: &Store, user: &User, id: Uuid) -> Result<Post, PostError> {
-    let post = get(store, id).await?;
-    if post.author_id != user.id {
-        return Err(PostError::Forbidden);
-    }
-    Ok(post)
-}
-
-/// Changes the title and/or body of `user`'s post.
-#[tracing::instrument(skip_all, fields(post = %id))]
-pub async fn update(
-    store: &Store,
-    throttle: &Throttle,
-    user: &User,
-    id: Uuid,
-    input: PostInput<'_>,
-) -> Result<Post, PostError> {
-    let post = get_own(store, user, id).await?;
-    if input.title.is_none() && input.body.is_none() {
-        return Ok(post);
-    }
-    let valid = validate(
-        input.title.unwrap_or(&post.title),
-        input.body.unwrap_or(&post.body),
-    )?;
-    counted(throttle, user, rewrite(store, post, valid)).await
 }
 
 async fn rewrite(store: &Store, post: Post, valid: Valid) -> Result<Post, PostError> {
@@ -228,90 +324,12 @@ async fn rewrite(store: &Store, post: Post, valid: Valid) -> Result<Post, PostEr
     })
 }
 
-/// Deletes `user`'s post; returns it as it was.
-#[tracing::instrument(skip_all, fields(post = %id))]
-pub async fn delete(store: &Store, user: &User, id: Uuid) -> Result<Post, PostError> {
-    let post = get_own(store, user, id).await?;
-    let found = store
-        .delete_post(id)
-        .await
-        .context("Failed to delete a post")?;
-    if found {
-        Ok(post)
-    } else {
-        Err(PostError::NotFound)
-    }
-}
-
 /// How many posts a page holds at most: a count, and (unless zero) about
 /// how many bytes of posts.
 #[derive(Debug, Clone, Copy)]
 pub struct PageLimit {
     pub posts: u64,
     pub bytes: usize,
-}
-
-/// A page of everyone's posts, newest first.
-pub async fn feed(
-    store: &Store,
-    before: Option<Cursor>,
-    limit: PageLimit,
-) -> Result<FeedPage, PostError> {
-    page(store, None, before, limit).await
-}
-
-/// A page of one person's posts, with the person.
-pub async fn by_author(
-    store: &Store,
-    username: &str,
-    before: Option<Cursor>,
-    limit: PageLimit,
-) -> Result<(User, FeedPage), PostError> {
-    let author = author_named(store, username).await?;
-    let page = page(store, Some(author.id), before, limit).await?;
-    Ok((author, page))
-}
-
-/// A page of everyone's posts as versions (see [`crate::domain::PostVersion`]).
-/// `session` is the stamp of the request's session lookup: the first page
-/// may then come from memory (see [`Store::first_page_versions`]).
-pub async fn feed_versions(
-    store: &Store,
-    session: Option<&Stamp>,
-    start: PageStart,
-    limit: u64,
-) -> Result<VersionPage, PostError> {
-    if start != PageStart::Newest {
-        return versions(store, None, start, limit).await;
-    }
-    // One more than asked tells whether another page follows.
-    let versions = store
-        .first_page_versions(session, limit + 1)
-        .await
-        .context("Failed to load a page of posts")?;
-    Ok(VersionPage::of(versions, limit, None))
-}
-
-/// A page of one person's posts as versions, with the person.
-pub async fn versions_by_author(
-    store: &Store,
-    username: &str,
-    start: PageStart,
-    limit: u64,
-) -> Result<(User, VersionPage), PostError> {
-    let author = author_named(store, username).await?;
-    let page = versions(store, Some(author.id), start, limit).await?;
-    Ok((author, page))
-}
-
-/// The posts with these ids (the ones that still exist).
-pub async fn get_many(store: &Store, ids: &[Uuid]) -> Result<Vec<Post>, PostError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(store::posts::find_many(store.pool(), ids)
-        .await
-        .context("Failed to load posts")?)
 }
 
 async fn author_named(store: &Store, username: &str) -> Result<User, PostError> {

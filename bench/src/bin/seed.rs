@@ -15,7 +15,7 @@ use tangerine::{
     entities::sessions,
     services::accounts::{Accounts, SignupInput},
     services::passwords::PasswordHasher,
-    services::posts::{self, PostInput},
+    services::posts::{PostInput, Posts},
     services::throttle::{Limits, Throttle},
     store,
 };
@@ -143,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
         unlimited.clone(),
         PasswordRules::default(),
     );
+    let posts = Posts::new(store, unlimited);
     let password = PasswordInput::new(args.password.clone());
     let sign_up = async |username: &str| {
         let input = SignupInput {
@@ -171,17 +172,16 @@ async fn main() -> anyhow::Result<()> {
                 post_body(i),
             )
         };
-        posts::create(
-            &store,
-            &unlimited,
-            &user,
-            PostInput {
-                title: Some(&title),
-                body: Some(&body),
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("Failed to create a post: {e:?}"))?;
+        posts
+            .create(
+                &user,
+                PostInput {
+                    title: Some(&title),
+                    body: Some(&body),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to create a post: {e:?}"))?;
     }
 
     let now = Utc::now();

@@ -198,7 +198,10 @@ impl PostsApi {
             posts: limit.0,
             bytes: state.0.settings.api_page_size,
         };
-        let page = posts::feed(&state.0.store, cursor(before.0.as_deref())?, limit)
+        let page = state
+            .0
+            .posts
+            .feed(cursor(before.0.as_deref())?, limit)
             .await
             .map_err(post_error)?;
         Ok(ListResponse::Ok(Json(page.into())))
@@ -217,7 +220,10 @@ impl PostsApi {
             title: Some(body.0.title.as_str()),
             body: Some(body.0.body.as_str()),
         };
-        let post = posts::create(&state.0.store, &state.0.throttle, &auth.0, input)
+        let post = state
+            .0
+            .posts
+            .create(&auth.0, input)
             .await
             .map_err(post_error)?;
         let location = format!("/api/posts/{}", post.id);
@@ -231,9 +237,7 @@ impl PostsApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> Result<PostResponse, Errors<GetErrors>> {
-        let post = posts::get(&state.0.store, id_of(&id.0)?)
-            .await
-            .map_err(post_error)?;
+        let post = state.0.posts.get(id_of(&id.0)?).await.map_err(post_error)?;
         Ok(PostResponse::Ok(Json(post.into())))
     }
 
@@ -254,7 +258,10 @@ impl PostsApi {
             title: body.0.title.as_ref().map(Text::as_str),
             body: body.0.body.as_ref().map(Text::as_str),
         };
-        let post = posts::update(&state.0.store, &state.0.throttle, &auth.0, id, input)
+        let post = state
+            .0
+            .posts
+            .update(&auth.0, id, input)
             .await
             .map_err(post_error)?;
         Ok(PostResponse::Ok(Json(post.into())))
@@ -271,7 +278,10 @@ impl PostsApi {
         state: Data<&AppState>,
         id: Path<String>,
     ) -> Result<DeleteResponse, Errors<DeleteErrors>> {
-        posts::delete(&state.0.store, &auth.0, id_of(&id.0)?)
+        state
+            .0
+            .posts
+            .delete(&auth.0, id_of(&id.0)?)
             .await
             .map_err(post_error)?;
         Ok(DeleteResponse::Deleted)

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     http::session::{Revoked, Session},
-    services::sessions::listing::{self, SessionSummary},
+    services::sessions::listing::SessionSummary,
     state::AppState,
 };
 
@@ -88,7 +88,10 @@ impl SessionsApi {
         state: poem::web::Data<&AppState>,
         session: Session,
     ) -> Result<ListResponse, Errors<ListErrors>> {
-        let sessions = listing::list(&state.0.store, &auth.0, session.id())
+        let sessions = state
+            .0
+            .sessions
+            .list(&auth.0, session.id())
             .await
             .context("Failed to list sessions")?;
         Ok(ListResponse::Ok(Json(

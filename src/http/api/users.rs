@@ -168,7 +168,10 @@ impl UsersApi {
             posts: limit.0,
             bytes: state.0.settings.api_page_size,
         };
-        let (_, page) = posts::by_author(&state.0.store, &username.0, before, limit)
+        let (_, page) = state
+            .0
+            .posts
+            .by_author(&username.0, before, limit)
             .await
             .map_err(|e| match e {
                 posts::PostError::NotFound => ApiError::not_found("There is nobody by that name."),

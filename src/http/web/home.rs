@@ -12,10 +12,7 @@ use super::{
     posts::{FEED_PAGE, FeedView, PageQuery, reached_the_top},
     render::View,
 };
-use crate::{
-    services::posts::{self, PAGE_SIZE},
-    state::AppState,
-};
+use crate::{services::posts::PAGE_SIZE, state::AppState};
 
 pub fn routes(route: Route) -> Route {
     route.at("/", get(index))
@@ -35,10 +32,13 @@ async fn index(
 ) -> WebResult {
     let stamp = view.session().stamp();
     let start = query.start()?;
-    let page = posts::feed_versions(&state.store, stamp.as_ref(), start, PAGE_SIZE).await?;
+    let page = state
+        .posts
+        .feed_versions(stamp.as_ref(), start, PAGE_SIZE)
+        .await?;
     if let Some(top) = reached_the_top(&view, start, &page, "/") {
         return Ok(top);
     }
-    let feed = FeedView::new(&view, &state.store, page, "/").await?;
+    let feed = FeedView::new(&view, &state.posts, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
 }

@@ -20,9 +20,8 @@ use super::{
 };
 use crate::{
     domain::{Cursor, PageStart, Post, VersionPage},
-    services::posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput},
+    services::posts::{self, PAGE_SIZE, PostError, PostErrors, PostInput, Posts},
     state::AppState,
-    store::Store,
 };
 
 pub fn routes(route: Route) -> Route {
@@ -98,13 +97,13 @@ struct FeedItem {
 
 impl FeedView {
     /// `base` is the feed's own address (`/` or `/u/alice`).
-    pub async fn new(view: &View, store: &Store, page: VersionPage, base: &str) -> WebResult<Self> {
+    pub async fn new(view: &View, posts: &Posts, page: VersionPage, base: &str) -> WebResult<Self> {
         let viewer = view.user().map(|u| u.id);
         let feed = view.cards().feed(&page.versions);
         let missing = feed.missing();
         let loaded = match missing.as_slice() {
             [] => Vec::new(),
-            ids => posts::get_many(store, ids).await?,
+            ids => posts.get_many(ids).await?,
         };
         let cards = feed.complete(view.templates(), &loaded)?;
         let posts = cards
@@ -241,7 +240,7 @@ async fn create(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let inline = view.hx().wants_fragment();
-    match posts::create(&state.store, &state.throttle, &user, form.input()).await {
+    match state.posts.create(&user, form.input()).await {
         Ok(post) if inline => {
             // The new post goes on top of the feed; the composer empties.
             let created = CreatedView {
@@ -291,7 +290,7 @@ struct ShowView {
 
 #[handler]
 async fn show(view: View, Data(state): Data<&AppState>, Path(id): Path<String>) -> WebResult {
-    let post = posts::get(&state.store, posts::parse_id(&id)?).await?;
+    let post = state.posts.get(posts::parse_id(&id)?).await?;
     let post = PostView::new(&view, &post, placement(&view, &id))?;
     view.render(SHOW_PAGE, POST, ShowView { post })
 }
@@ -329,7 +328,7 @@ async fn edit_form(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::get_own(&state.store, &user, posts::parse_id(&id)?).await?;
+    let post = state.posts.get_own(&user, posts::parse_id(&id)?).await?;
     let edit = EditView::new(
         &view,
         post.id.to_string(),
@@ -349,7 +348,7 @@ async fn update(
     Form(form): Form<PostForm>,
 ) -> WebResult {
     let id = posts::parse_id(&id)?;
-    match posts::update(&state.store, &state.throttle, &user, id, form.input()).await {
+    match state.posts.update(&user, id, form.input()).await {
         Ok(post) if view.hx().wants_fragment() => {
             let post = PostView::new(&view, &post, placement(&view, &id.to_string()))?;
             view.fragment(POST, ShowView { post })
@@ -380,7 +379,7 @@ async fn delete_form(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::get_own(&state.store, &user, posts::parse_id(&id)?).await?;
+    let post = state.posts.get_own(&user, posts::parse_id(&id)?).await?;
     let ask = DeleteView {
         id: post.id.to_string(),
         title: post.title,
@@ -396,7 +395,7 @@ async fn delete_post(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::delete(&state.store, &user, posts::parse_id(&id)?).await?;
+    let post = state.posts.delete(&user, posts::parse_id(&id)?).await?;
     if view.hx().request {
         return deleted_in_place(&view, &post);
     }
@@ -418,7 +417,7 @@ async fn delete_inline(
     Data(state): Data<&AppState>,
     Path(id): Path<String>,
 ) -> WebResult {
-    let post = posts::delete(&state.store, &user, posts::parse_id(&id)?).await?;
+    let post = state.posts.delete(&user, posts::parse_id(&id)?).await?;
     deleted_in_place(&view, &post)
 }
 
@@ -467,7 +466,9 @@ async fn by_author(
     Query(query): Query<PageQuery>,
 ) -> WebResult {
     let start = query.start()?;
-    let (author, page) = posts::versions_by_author(&state.store, &username, start, PAGE_SIZE)
+    let (author, page) = state
+        .posts
+        .versions_by_author(&username, start, PAGE_SIZE)
         .await
         .map_err(|e| match e {
             PostError::NotFound => WebError::NotFound("There is nobody by that name."),
@@ -477,7 +478,7 @@ async fn by_author(
     if let Some(top) = reached_the_top(&view, start, &page, &base) {
         return Ok(top);
     }
-    let feed = FeedView::new(&view, &state.store, page, &base).await?;
+    let feed = FeedView::new(&view, &state.posts, page, &base).await?;
     view.render(
         AUTHOR_PAGE,
         FEED_PAGE,

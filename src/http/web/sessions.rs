@@ -16,7 +16,7 @@ use super::{
 use crate::{
     domain::{User, session::now},
     http::session::Revoked,
-    services::sessions::listing::{self, SessionSummary},
+    services::sessions::listing::SessionSummary,
     state::AppState,
 };
 
@@ -68,7 +68,9 @@ struct ListView {
 }
 
 async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<ListView> {
-    let sessions = listing::list(&state.store, user, view.session().id())
+    let sessions = state
+        .sessions
+        .list(user, view.session().id())
         .await
         .context("Failed to list sessions")?;
     Ok(ListView {
