@@ -76,9 +76,7 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
         }
         Invocation::Migrate(database) => {
             let (target, db) = open(&database, IfMissing::Create).await?;
-            let applied = store::migrate(&db)
-                .await
-                .map_err(|e| RunError::database("apply migrations", &target, &e))?;
+            let applied = migrate(&db, &target).await?;
             if applied.is_empty() {
                 println!("no migrations pending");
             }
@@ -112,12 +110,31 @@ async fn open(
     if_missing: IfMissing,
 ) -> Result<(Target, sea_orm::DatabaseConnection), RunError> {
     let target = database.check()?;
-    let db = store::open(
+    let db = open_checked(database, &target, if_missing).await?;
+    Ok((target, db))
+}
+
+/// Opens the database `database` names (`target`, checked already).
+async fn open_checked(
+    database: &DatabaseSettings,
+    target: &Target,
+    if_missing: IfMissing,
+) -> Result<sea_orm::DatabaseConnection, RunError> {
+    Ok(store::open(
         database.database_url.expose(),
-        &target,
+        target,
         database.sqlite_synchronous.to_sqlx(),
         if_missing,
     )
-    .await?;
-    Ok((target, db))
+    .await?)
+}
+
+/// Applies the pending migrations to `db`; returns their names.
+async fn migrate(
+    db: &sea_orm::DatabaseConnection,
+    target: &Target,
+) -> Result<Vec<String>, RunError> {
+    store::migrate(db)
+        .await
+        .map_err(|e| RunError::database("apply migrations", target, &e))
 }

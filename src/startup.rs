@@ -59,13 +59,8 @@ impl Application {
         let checked = settings.check()?;
         let (listener, addr) = listen(&settings.addr).await?;
 
-        let db = store::open(
-            settings.database.database_url.expose(),
-            &checked.database,
-            settings.database.sqlite_synchronous.to_sqlx(),
-            IfMissing::Create,
-        )
-        .await?;
+        let db =
+            crate::open_checked(&settings.database, &checked.database, IfMissing::Create).await?;
         match &checked.database {
             Target::SqliteFile(_) => tracing::info!(
                 "database: {} (WAL, synchronous={})",
@@ -78,9 +73,7 @@ impl Application {
             ),
             Target::Postgres(_) => tracing::info!("database: {}", checked.database),
         }
-        let applied = store::migrate(&db)
-            .await
-            .map_err(|e| RunError::database("apply migrations", &checked.database, &e))?;
+        let applied = crate::migrate(&db, &checked.database).await?;
         match applied.as_slice() {
             [] => tracing::info!("migrations: none pending"),
             names => tracing::info!("migrations: applied {} ({})", names.len(), names.join(", ")),
