@@ -4,13 +4,13 @@
 use std::{net::IpAddr, time::Duration};
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::{
     db::{self, users::CreateUserError},
     domain::{
-        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, User,
-        Username, UsernameError, rate_limit,
+        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, Role,
+        SessionSecret, SignupMode, User, Username, UsernameError, rate_limit, session::now,
     },
     passwords::{HashError, PasswordHasher},
     throttle::{KnownDevice, Throttle, Throttled},
@@ -23,6 +23,8 @@ pub struct SignupInput<'a> {
     pub password: &'a PasswordInput,
     /// The second copy of the password, where the form asks for one.
     pub password_confirm: Option<&'a PasswordInput>,
+    /// The invite code, where sign-ups need one.
+    pub invite: Option<&'a str>,
 }
 
 /// Why a sign-up was refused, field by field.
@@ -45,6 +47,12 @@ pub enum SignupError {
     Invalid(SignupErrors),
     #[error("the username is taken")]
     UsernameTaken,
+    /// `--signups closed`.
+    #[error("{SIGNUPS_CLOSED}")]
+    Closed,
+    /// `--signups invite`, and no live invite code came with it.
+    #[error("{INVITE_REQUIRED}")]
+    InviteRequired,
     /// Too many accounts from this address lately.
     #[error("too many sign-ups")]
     Throttled { retry_after: Duration },
@@ -60,6 +68,9 @@ pub enum LoginError {
     /// The same answer whether the name exists or not.
     #[error("wrong username or password")]
     InvalidCredentials,
+    /// The password was right, and the account is suspended.
+    #[error("{SUSPENDED}")]
+    Suspended,
     /// Too many failures for this name, device or address, lately.
     #[error("too many failed logins")]
     Throttled { retry_after: Duration },
@@ -108,6 +119,10 @@ pub enum PasswordChangeError {
 pub const USERNAME_TAKEN: &str = "That username is taken.";
 pub const PASSWORDS_DIFFER: &str = "The two passwords differ.";
 pub const BAD_CREDENTIALS: &str = "Wrong username or password.";
+pub const SUSPENDED: &str = "This account is suspended.";
+pub const SIGNUPS_CLOSED: &str = "Sign-ups are closed.";
+pub const INVITE_REQUIRED: &str =
+    "Sign-ups need an invite: that link is unknown, used, revoked or expired.";
 pub const WRONG_CURRENT_PASSWORD: &str = "That is not your current password.";
 pub const BUSY: &str = "Too many logins are being checked right now. Try again in a moment.";
 /// How long to wait when the hasher is busy.
@@ -139,6 +154,13 @@ pub struct LoginAttempt<'a> {
     pub device: Option<KnownDevice>,
 }
 
+/// Whether an account whose password was right may log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Good,
+    Suspended,
+}
+
 /// The accounts use cases, with what they need.
 #[derive(Clone)]
 pub struct Accounts {
@@ -146,6 +168,18 @@ pub struct Accounts {
     hasher: PasswordHasher,
     throttle: Throttle,
     rules: PasswordRules,
+    signups: SignupMode,
+}
+
+/// Why the command line could not make an account or set a password.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("there is nobody named {0}")]
+    NoSuchUser(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl Accounts {
@@ -160,7 +194,94 @@ impl Accounts {
             hasher,
             throttle,
             rules,
+            signups: SignupMode::Open,
         }
+    }
+
+    /// Who may sign up (`--signups`).
+    pub fn with_signups(self, signups: SignupMode) -> Self {
+        Self { signups, ..self }
+    }
+
+    pub fn signups(&self) -> SignupMode {
+        self.signups
+    }
+
+    /// Whether `code` is a live invite (for showing the sign-up form).
+    pub async fn invite_is_live(&self, code: &str) -> anyhow::Result<bool> {
+        Ok(self.live_invite(Some(code)).await?.is_some())
+    }
+
+    async fn live_invite(&self, code: Option<&str>) -> anyhow::Result<Option<uuid::Uuid>> {
+        let Some(secret) = code.and_then(SessionSecret::parse) else {
+            return Ok(None);
+        };
+        db::moderation::live_invite(&self.db, &secret.hash(), now())
+            .await
+            .context("Failed to look up an invite")
+    }
+
+    /// Makes an account from the command line: the password rules apply,
+    /// the sign-up mode and limits do not.
+    pub async fn create_account(
+        &self,
+        username: &str,
+        password: &PasswordInput,
+        role: Role,
+    ) -> Result<User, OperatorError> {
+        let name = Username::parse(username).map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let password = self
+            .rules
+            .check(password.clone(), username)
+            .map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let hash = self.hasher.hash(&password).await.map_err(|e| match e {
+            HashError::Busy => OperatorError::Refused(BUSY.to_owned()),
+            HashError::Failed(e) => e.into(),
+        })?;
+        match db::users::create(&self.db, &name, hash, role).await {
+            Ok(user) => Ok(user),
+            Err(CreateUserError::UsernameTaken) => {
+                Err(OperatorError::Refused(USERNAME_TAKEN.to_owned()))
+            }
+            Err(CreateUserError::Db(e)) => Err(anyhow::Error::new(e)
+                .context("Failed to insert a user")
+                .into()),
+        }
+    }
+
+    /// Sets `username`'s password from the command line and ends every
+    /// session they have.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &PasswordInput,
+    ) -> Result<User, OperatorError> {
+        let name = Username::parse(username)
+            .map_err(|_| OperatorError::NoSuchUser(username.to_owned()))?;
+        let user = db::users::find_by_username(&self.db, &name)
+            .await
+            .context("Failed to look up a user")?
+            .ok_or_else(|| OperatorError::NoSuchUser(name.as_str().to_owned()))?;
+        let password = self
+            .rules
+            .check(password.clone(), &user.username)
+            .map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let hash = self.hasher.hash(&password).await.map_err(|e| match e {
+            HashError::Busy => OperatorError::Refused(BUSY.to_owned()),
+            HashError::Failed(e) => e.into(),
+        })?;
+        let txn = self.db.begin().await.context("Failed to begin")?;
+        db::users::set_password_hash(&txn, user.id, hash)
+            .await
+            .context("Failed to store a password hash")?;
+        db::moderation::delete_sessions(&txn, user.id)
+            .await
+            .context("Failed to end sessions")?;
+        crate::moderation::log_password_set(&txn, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to log: {e}"))?;
+        txn.commit().await.context("Failed to commit")?;
+        Ok(user)
     }
 
     pub fn throttle(&self) -> &Throttle {
@@ -179,6 +300,14 @@ impl Accounts {
         input: SignupInput<'_>,
         client_ip: Option<IpAddr>,
     ) -> Result<Authenticated, SignupError> {
+        let invite = match self.signups {
+            SignupMode::Open => None,
+            SignupMode::Closed => return Err(SignupError::Closed),
+            SignupMode::Invite => match self.live_invite(input.invite).await? {
+                Some(id) => Some(id),
+                None => return Err(SignupError::InviteRequired),
+            },
+        };
         let mut errors = SignupErrors::default();
         let username = Username::parse(input.username)
             .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
@@ -220,13 +349,17 @@ impl Accounts {
                 });
             }
         };
-        match db::users::create(&self.db, &username, hash).await {
-            Ok(user) => {
+        match self.create_invited(&username, hash, invite).await {
+            Ok(Some(user)) => {
                 slots.keep();
                 Ok(Authenticated {
                     user,
                     epoch: CredentialEpoch::FIRST,
                 })
+            }
+            Ok(None) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Err(SignupError::InviteRequired)
             }
             Err(CreateUserError::UsernameTaken) => {
                 self.throttle.give_back(&self.db, slots).await?;
@@ -239,6 +372,29 @@ impl Accounts {
                     .into())
             }
         }
+    }
+
+    /// Creates the account and, with an invite, uses the invite up in the
+    /// same transaction: `None` when another sign-up used it first.
+    async fn create_invited(
+        &self,
+        username: &Username,
+        hash: String,
+        invite: Option<uuid::Uuid>,
+    ) -> Result<Option<User>, CreateUserError> {
+        let Some(invite) = invite else {
+            return db::users::create(&self.db, username, hash, Role::Member)
+                .await
+                .map(Some);
+        };
+        let txn = self.db.begin().await?;
+        let user = db::users::create(&txn, username, hash, Role::Member).await?;
+        if !db::moderation::claim_invite(&txn, invite, user.id, now()).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        Ok(Some(user))
     }
 
     /// A login attempt. A password longer than any can be fails at once,
@@ -264,7 +420,11 @@ impl Accounts {
             Err(Throttled { retry_after }) => return Err(LoginError::Throttled { retry_after }),
         };
         match self.authenticate(attempt.username, attempt.password).await {
-            Ok(Some(who)) => {
+            Ok(Some((_, Standing::Suspended))) => {
+                self.throttle.give_back(&self.db, slots).await?;
+                Err(LoginError::Suspended)
+            }
+            Ok(Some((who, Standing::Good))) => {
                 self.throttle.give_back(&self.db, slots).await?;
                 Ok(who)
             }
@@ -288,7 +448,7 @@ impl Accounts {
         &self,
         username: &str,
         password: &PasswordInput,
-    ) -> Result<Option<Authenticated>, HashError> {
+    ) -> Result<Option<(Authenticated, Standing)>, HashError> {
         // Names are stored lowercase; a name that could never be valid still
         // goes through a (dummy) verification.
         let lookup = Username::parse(username).ok();
@@ -300,10 +460,17 @@ impl Accounts {
         };
         let (who, phc) = match credentials {
             Some(c) => (
-                Some(Authenticated {
-                    user: c.user,
-                    epoch: c.epoch,
-                }),
+                Some((
+                    Authenticated {
+                        user: c.user,
+                        epoch: c.epoch,
+                    },
+                    if c.suspended {
+                        Standing::Suspended
+                    } else {
+                        Standing::Good
+                    },
+                )),
                 Some(c.password_hash),
             ),
             None => (None, None),

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod cli_users;
 pub mod client;
 pub mod compress;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod entities;
 pub mod failures;
 pub mod middleware;
+pub mod moderation;
 pub mod origin;
 pub mod passwords;
 pub mod posts;
@@ -54,6 +56,10 @@ pub enum RunError {
         "the {target} lacks {pending} of this version's migrations; run `tangerine migrate` first"
     )]
     NotMigrated { target: String, pending: usize },
+    /// A `tangerine user` command was refused: an unknown user, the last
+    /// admin (exit code 1).
+    #[error("{0}")]
+    Refused(String),
     /// Anything else (exit code 1).
     #[error("{}", telemetry::one_line(.0.as_ref()))]
     Other(#[from] anyhow::Error),
@@ -99,6 +105,13 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
                 println!("applied {name}");
             }
             Ok(())
+        }
+        Invocation::User(command, database, rules) => {
+            let (target, db) = open(&database, IfMissing::Create).await?;
+            db::migrate(&db)
+                .await
+                .map_err(|e| RunError::database("apply migrations", &target, &e))?;
+            cli_users::run(command, db, rules).await
         }
         Invocation::ClearSessions(database) => {
             let (target, db) = open(&database, IfMissing::Refuse).await?;

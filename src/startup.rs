@@ -151,7 +151,8 @@ impl Application {
                     PasswordHasher::per_cpu(settings.max_pending_logins as usize),
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
-                ),
+                )
+                .with_signups(settings.signups),
                 throttle: Throttle::new(settings.limits()),
                 settings: Arc::new(settings),
             },

@@ -4,6 +4,7 @@
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
 pub mod errors;
+pub mod moderation;
 mod gathered;
 mod inline;
 pub mod posts;
@@ -428,6 +429,10 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
 /// A SQLite file of its own for a unit test, removed (with its WAL and
 /// shared-memory files) when dropped.
 #[cfg(test)]
@@ -671,7 +676,7 @@ mod tests {
         Migrator::up(&db, Some(before_headings_moved))
             .await
             .unwrap();
-        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into())
+        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into(), crate::domain::Role::Member)
             .await
             .unwrap();
         let txn = db.begin().await.unwrap();

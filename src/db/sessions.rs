@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::{
-        CredentialEpoch, User,
+        CredentialEpoch, Role, User,
         session::{ClientInfo, Deadlines},
     },
     entities::{sessions, users},
@@ -59,12 +59,17 @@ struct SessionRow {
     remember: bool,
     session_epoch: i64,
     user_epoch: Option<i64>,
+    user_role: Option<String>,
 }
 
 impl From<SessionRow> for StoredSession {
     fn from(row: SessionRow) -> Self {
         let user = match (row.user_id, row.username) {
-            (Some(id), Some(username)) => Some(User { id, username }),
+            (Some(id), Some(username)) => Some(User {
+                id,
+                username,
+                role: row.user_role.as_deref().map(Role::from_stored).unwrap_or_default(),
+            }),
             _ => None,
         };
         Self {
@@ -149,6 +154,7 @@ fn select_stored() -> sea_orm::Select<sessions::Entity> {
         .column_as(users::Column::Username, "username")
         .column_as(sessions::Column::CredentialEpoch, "session_epoch")
         .column_as(users::Column::CredentialEpoch, "user_epoch")
+        .column_as(users::Column::Role, "user_role")
         .join(JoinType::LeftJoin, sessions::Relation::User.def())
 }
 
@@ -251,6 +257,7 @@ pub fn find_by_secret_hash_inline(
             username: row.get(8)?,
             session_epoch: row.get(9)?,
             user_epoch: row.get(10)?,
+            user_role: row.get(11)?,
         })
     })?;
     Ok((

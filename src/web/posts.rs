@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
-    cards::Placement,
+    cards::{Placement, Reader},
     error::{WebError, WebResult, with_retry_after},
     htmx,
     render::View,
@@ -66,15 +66,21 @@ impl From<PostError> for WebError {
 pub struct PostView {
     title: String,
     html: Value,
+    id: String,
+    /// A logged-in reader other than the author may report the post.
+    can_report: bool,
 }
 
 impl PostView {
     pub fn new(view: &View, post: &Post, placement: Placement) -> WebResult<Self> {
         let card = view.cards().card(view.templates(), post, placement)?;
-        let mine = view.user().is_some_and(|u| u.id == post.author_id);
+        let user = view.user();
+        let reader = Reader::of(user.as_ref(), post.author_id);
         Ok(Self {
             title: post.title.clone(),
-            html: card.article(mine),
+            html: card.article_for(reader),
+            id: post.id.to_string(),
+            can_report: user.is_some_and(|u| u.id != post.author_id),
         })
     }
 }
@@ -103,7 +109,7 @@ impl FeedView {
         page: VersionPage,
         base: &str,
     ) -> WebResult<Self> {
-        let viewer = view.user().map(|u| u.id);
+        let viewer = view.user();
         let cards = view
             .cards()
             .cards(db, view.templates(), &page.versions)
@@ -111,7 +117,7 @@ impl FeedView {
         let posts = cards
             .into_iter()
             .map(|(version, card)| FeedItem {
-                html: card.article(viewer == Some(version.author_id)),
+                html: card.article_for(Reader::of(viewer.as_ref(), version.author_id)),
             })
             .collect();
         Ok(Self {
@@ -489,6 +495,7 @@ fn placement(view: &View, id: &str) -> Placement {
 struct AuthorView {
     author: String,
     feed: FeedView,
+    suspended: bool,
 }
 
 #[handler]
@@ -510,12 +517,14 @@ async fn by_author(
         return Ok(top);
     }
     let feed = FeedView::new(&view, &state.db, page, &base).await?;
+    let suspended = crate::moderation::is_suspended(&state.db, &author.username).await?;
     view.render(
         AUTHOR_PAGE,
         FEED_PAGE,
         AuthorView {
             author: author.username,
             feed,
+            suspended,
         },
     )
 }

@@ -22,7 +22,12 @@ use super::{
     error::WebError,
     htmx::{self, Hx},
 };
-use crate::{csrf::Csrf, domain::User, session::Session};
+use crate::{
+    csrf::Csrf,
+    domain::{SignupMode, User},
+    session::Session,
+    startup::AppState,
+};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/templates.rs"));
@@ -96,6 +101,15 @@ pub struct View {
     session: Session,
     csrf: Csrf,
     hx: Hx,
+    /// What the layout offers: a sign-up link, the public moderation log.
+    site: SiteView,
+}
+
+/// The operator's choices that every page's layout reflects.
+#[derive(Clone, Copy, Serialize)]
+struct SiteView {
+    signups_open: bool,
+    public_moderation_log: bool,
 }
 
 impl<'a> FromRequest<'a> for View {
@@ -115,12 +129,23 @@ impl View {
         let cards = req.data::<Arc<Cards>>().cloned().ok_or_else(|| {
             poem::Error::from_string("card cache missing", StatusCode::INTERNAL_SERVER_ERROR)
         })?;
+        let site = req.data::<AppState>().map_or(
+            SiteView {
+                signups_open: true,
+                public_moderation_log: true,
+            },
+            |state| SiteView {
+                signups_open: state.settings.signups == SignupMode::Open,
+                public_moderation_log: state.settings.public_moderation_log,
+            },
+        );
         Ok(Self {
             templates,
             cards,
             session: Session::of(req)?,
             csrf,
             hx: Hx::of(req),
+            site,
         })
     }
 
@@ -190,6 +215,7 @@ impl View {
         let csrf = self.csrf.clone();
         let ctx = context! {
             current_user => Value::from(Serde(self.user())),
+            site => Value::from(Serde(self.site)),
             csrf_token => Value::from_function(move || csrf.token()),
             flash,
             ..Serde(ctx)
