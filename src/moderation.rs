@@ -38,6 +38,9 @@ pub const NO_SUCH_PERSON: &str = "There is nobody by that name.";
 pub const NO_SUCH_POST: &str = "There is no such post.";
 pub const NO_SUCH_REPORT: &str = "There is no such open report.";
 pub const NO_SUCH_INVITE: &str = "There is no such invite.";
+pub const OWN_ROLE: &str = "Nobody changes their own role: ask another admin.";
+pub const OWN_SESSIONS: &str =
+    "End your own sessions from your sessions page (/sessions), not here.";
 pub const ALREADY_REPORTED: &str = "You have already reported this post; a moderator will look at it.";
 
 /// Who acts: a logged-in member of staff, or the operator at the command line.
@@ -237,6 +240,9 @@ pub async fn end_sessions(db: &DatabaseConnection, actor: &Actor, username: &str
     require_staff(actor)?;
     let txn = db.begin().await?;
     let target = person(&txn, username).await?;
+    if actor.user().is_some_and(|u| u.id == target.user.id) {
+        return Err(ModerationError::Refused(OWN_SESSIONS));
+    }
     may_act_on(actor, &target.user)?;
     let ended = db::moderation::delete_sessions(&txn, target.user.id).await?;
     db::moderation::log(
@@ -265,6 +271,9 @@ pub async fn set_role(
     require_admin(actor)?;
     let txn = db.begin().await?;
     let target = person(&txn, username).await?;
+    if actor.user().is_some_and(|u| u.id == target.user.id) {
+        return Err(ModerationError::Refused(OWN_ROLE));
+    }
     if target.user.role == role {
         return Ok(target);
     }
