@@ -57,7 +57,10 @@ pub async fn run(
                 .set_password(&name, &password)
                 .await
                 .map_err(operator)?;
-            println!("set the password of {}; their sessions ended", user.username);
+            println!(
+                "set the password of {}; their sessions ended",
+                user.username
+            );
         }
         UserCommand::Role { name, role } => {
             let person = moderation::set_role(&db, &Actor::CommandLine, &name, role.into())
@@ -86,7 +89,8 @@ pub async fn run(
                     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 })
             };
-            let mut text = String::from("NAME\tROLE\tSTATUS\tJOINED\tLAST_ACTIVE\tPOSTS\tSESSIONS\n");
+            let mut text =
+                String::from("NAME\tROLE\tSTATUS\tJOINED\tLAST_ACTIVE\tPOSTS\tSESSIONS\n");
             for p in people {
                 text.push_str(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
@@ -114,7 +118,9 @@ pub async fn run(
 fn operator(e: OperatorError) -> RunError {
     match e {
         OperatorError::Refused(m) => RunError::Refused(m),
-        OperatorError::NoSuchUser(name) => RunError::Refused(format!("there is nobody named {name}")),
+        OperatorError::NoSuchUser(name) => {
+            RunError::Refused(format!("there is nobody named {name}"))
+        }
         OperatorError::Unexpected(e) => RunError::Other(e),
     }
 }
@@ -122,7 +128,9 @@ fn operator(e: OperatorError) -> RunError {
 fn refused(e: ModerationError) -> RunError {
     match e {
         ModerationError::Unexpected(e) => RunError::Other(e),
-        ModerationError::NotFound(_) => RunError::Refused("there is nobody by that name".to_owned()),
+        ModerationError::NotFound(_) => {
+            RunError::Refused("there is nobody by that name".to_owned())
+        }
         other => RunError::Refused(other.to_string()),
     }
 }
@@ -166,7 +174,10 @@ fn prompt(question: &str) -> Result<String, RunError> {
     std::io::stderr().flush().map_err(failed)?;
     let _echo = EchoOff::new();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(failed)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(failed)?;
     drop(_echo);
     eprintln!();
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())

@@ -1072,11 +1072,25 @@ mod tests {
     #[test]
     fn user_subcommands_parse() {
         let cli = Cli::try_parse_from([
-            "tangerine", "user", "create", "root", "--role", "admin", "--password-stdin",
+            "tangerine",
+            "user",
+            "create",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
         ])
         .unwrap();
         match cli.invocation().unwrap() {
-            Invocation::User(UserCommand::Create { name, role, password_stdin }, _, _) => {
+            Invocation::User(
+                UserCommand::Create {
+                    name,
+                    role,
+                    password_stdin,
+                },
+                _,
+                _,
+            ) => {
                 assert_eq!(name, "root");
                 assert_eq!(role, RoleArg::Admin);
                 assert!(password_stdin);

@@ -29,8 +29,7 @@ use crate::{
 pub const REASON_MAX_CHARS: usize = 500;
 
 pub const SELF_SUSPENSION: &str = "Nobody can suspend themselves.";
-pub const LAST_ADMIN: &str =
-    "This is the last active admin: make another admin first.";
+pub const LAST_ADMIN: &str = "This is the last active admin: make another admin first.";
 pub const STAFF_ONLY: &str = "Only moderators and admins can do this.";
 pub const ADMINS_ONLY: &str = "Only admins can do this.";
 pub const OTHER_STAFF: &str = "Only an admin can act on another moderator or admin.";
@@ -41,7 +40,8 @@ pub const NO_SUCH_INVITE: &str = "There is no such invite.";
 pub const OWN_ROLE: &str = "Nobody changes their own role: ask another admin.";
 pub const OWN_SESSIONS: &str =
     "End your own sessions from your sessions page (/sessions), not here.";
-pub const ALREADY_REPORTED: &str = "You have already reported this post; a moderator will look at it.";
+pub const ALREADY_REPORTED: &str =
+    "You have already reported this post; a moderator will look at it.";
 
 /// Who acts: a logged-in member of staff, or the operator at the command line.
 #[derive(Debug, Clone)]
@@ -102,7 +102,10 @@ pub fn reason(raw: Option<&str>) -> Result<Option<String>> {
         Some(r) if r.chars().count() > REASON_MAX_CHARS => Err(ModerationError::Invalid(format!(
             "A reason has at most {REASON_MAX_CHARS} characters."
         ))),
-        Some(r) if r.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') => {
+        Some(r)
+            if r.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') =>
+        {
             Err(ModerationError::Invalid(
                 "A reason cannot hold control characters.".to_owned(),
             ))
@@ -391,9 +394,7 @@ pub async fn report(db: &DatabaseConnection, reporter: &User, id: Uuid, raw: &st
         Ok(ReportInsert::Made(id)) => Ok(id),
         Ok(ReportInsert::AlreadyOpen) => Err(ModerationError::AlreadyReported),
         // The post went between the check and the insert.
-        Err(e) if db::is_foreign_key_violation(&e) => {
-            Err(ModerationError::NotFound(NO_SUCH_POST))
-        }
+        Err(e) if db::is_foreign_key_violation(&e) => Err(ModerationError::NotFound(NO_SUCH_POST)),
         Err(e) => Err(e.into()),
     }
 }
@@ -449,9 +450,7 @@ pub async fn resolve_report(
         .await?
         .ok_or(ModerationError::NotFound(NO_SUCH_REPORT))?;
     let removed = match resolution {
-        Resolution::Remove => {
-            remove_in(&txn, actor, post_id, Some("Reported.".to_owned())).await?
-        }
+        Resolution::Remove => remove_in(&txn, actor, post_id, Some("Reported.".to_owned())).await?,
         Resolution::Dismiss => {
             let post = db::posts::find(&txn, post_id)
                 .await?
@@ -549,8 +548,14 @@ pub async fn create_invite(
     let at = now();
     let expires_at = at + chrono::TimeDelta::from_std(lifetime).context("invite lifetime")?;
     let txn = db.begin().await?;
-    let id = db::moderation::insert_invite(&txn, code.hash(), actor.user().map(|u| u.id), at, expires_at)
-        .await?;
+    let id = db::moderation::insert_invite(
+        &txn,
+        code.hash(),
+        actor.user().map(|u| u.id),
+        at,
+        expires_at,
+    )
+    .await?;
     db::moderation::log(
         &txn,
         LogEntry {
@@ -619,7 +624,9 @@ pub fn shown_name(id: Option<Uuid>, name: Option<&str>, nobody: &'static str) ->
 
 /// Whether `username` is suspended (for their public page).
 pub async fn is_suspended(db: &DatabaseConnection, username: &str) -> Result<bool> {
-    Ok(db::moderation::find_person(db, &username.to_ascii_lowercase())
-        .await?
-        .is_some_and(|p| p.suspended_at.is_some()))
+    Ok(
+        db::moderation::find_person(db, &username.to_ascii_lowercase())
+            .await?
+            .is_some_and(|p| p.suspended_at.is_some()),
+    )
 }

@@ -300,7 +300,11 @@ impl AdminApi {
     ///
     /// By name; `q` keeps those whose name contains it. Pass the page's
     /// `next` as `before` for the next page.
-    #[oai(path = "/admin/users", method = "get", operation_id = "admin_list_users")]
+    #[oai(
+        path = "/admin/users",
+        method = "get",
+        operation_id = "admin_list_users"
+    )]
     async fn list_users(
         &self,
         auth: SessionAuth,
@@ -312,7 +316,10 @@ impl AdminApi {
         #[oai(validator(max_length = 32))]
         before: Query<Option<String>>,
         /// How many people, 1–100.
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<u64>,
     ) -> Result<PeopleResponse, Errors<ListErrors>> {
         let actor = staff(auth)?;
@@ -340,7 +347,11 @@ impl AdminApi {
     ///
     /// Ends every session they have at once and stops them logging in.
     /// Nobody suspends themselves; the last active admin cannot be suspended.
-    #[oai(path = "/admin/users/:username/suspend", method = "post", operation_id = "admin_suspend")]
+    #[oai(
+        path = "/admin/users/:username/suspend",
+        method = "post",
+        operation_id = "admin_suspend"
+    )]
     async fn suspend(
         &self,
         auth: SessionAuth,
@@ -358,7 +369,11 @@ impl AdminApi {
     }
 
     /// Reinstate a suspended person (moderators: members only; admins: anyone)
-    #[oai(path = "/admin/users/:username/reinstate", method = "post", operation_id = "admin_reinstate")]
+    #[oai(
+        path = "/admin/users/:username/reinstate",
+        method = "post",
+        operation_id = "admin_reinstate"
+    )]
     async fn reinstate(
         &self,
         auth: SessionAuth,
@@ -376,7 +391,11 @@ impl AdminApi {
     /// End every session of a person (moderators: members only; admins: anyone)
     ///
     /// Not for oneself: your own sessions end from `/api/me/sessions`.
-    #[oai(path = "/admin/users/:username/end-sessions", method = "post", operation_id = "admin_end_sessions")]
+    #[oai(
+        path = "/admin/users/:username/end-sessions",
+        method = "post",
+        operation_id = "admin_end_sessions"
+    )]
     async fn end_sessions(
         &self,
         auth: SessionAuth,
@@ -395,7 +414,11 @@ impl AdminApi {
     ///
     /// Applies to their live sessions on their next request. Nobody changes
     /// their own role; the last active admin cannot be demoted.
-    #[oai(path = "/admin/users/:username/role", method = "put", operation_id = "admin_set_role")]
+    #[oai(
+        path = "/admin/users/:username/role",
+        method = "put",
+        operation_id = "admin_set_role"
+    )]
     async fn set_role(
         &self,
         auth: SessionAuth,
@@ -417,7 +440,11 @@ impl AdminApi {
     /// Remove a post (moderators and admins)
     ///
     /// Deletes it as its author's delete does, and records it in the log.
-    #[oai(path = "/admin/posts/:id/remove", method = "post", operation_id = "admin_remove_post")]
+    #[oai(
+        path = "/admin/posts/:id/remove",
+        method = "post",
+        operation_id = "admin_remove_post"
+    )]
     async fn remove_post(
         &self,
         auth: SessionAuth,
@@ -436,7 +463,11 @@ impl AdminApi {
     }
 
     /// List open reports (moderators and admins)
-    #[oai(path = "/admin/reports", method = "get", operation_id = "admin_list_reports")]
+    #[oai(
+        path = "/admin/reports",
+        method = "get",
+        operation_id = "admin_list_reports"
+    )]
     async fn reports(
         &self,
         auth: SessionAuth,
@@ -466,7 +497,11 @@ impl AdminApi {
     ///
     /// `remove` removes the post; `dismiss` leaves it up. Either closes every
     /// open report on the post.
-    #[oai(path = "/admin/reports/:id/resolve", method = "post", operation_id = "admin_resolve_report")]
+    #[oai(
+        path = "/admin/reports/:id/resolve",
+        method = "post",
+        operation_id = "admin_resolve_report"
+    )]
     async fn resolve(
         &self,
         auth: SessionAuth,
@@ -498,7 +533,10 @@ impl AdminApi {
         /// The `next` of the previous page.
         before: Query<Option<String>>,
         /// How many entries, 1–100.
-        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "100")))]
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<u64>,
     ) -> Result<LogResponse, Errors<ListErrors>> {
         staff(auth)?;
@@ -513,7 +551,9 @@ impl AdminApi {
             .map_err(moderation_error)?;
         let more = entries.len() as u64 > limit.0;
         entries.truncate(limit.0 as usize);
-        let next = more.then(|| entries.last().map(|e| e.id.to_string())).flatten();
+        let next = more
+            .then(|| entries.last().map(|e| e.id.to_string()))
+            .flatten();
         Ok(LogResponse::Ok(Json(LogPage {
             entries: entries.into_iter().map(Into::into).collect(),
             next,
@@ -523,7 +563,12 @@ impl AdminApi {
     /// Report a post (any logged-in member)
     ///
     /// One open report per person per post: a second answers 409.
-    #[oai(path = "/posts/:id/report", method = "post", operation_id = "report_post", tag = "ApiTags::Posts")]
+    #[oai(
+        path = "/posts/:id/report",
+        method = "post",
+        operation_id = "report_post",
+        tag = "ApiTags::Posts"
+    )]
     async fn report(
         &self,
         auth: SessionAuth,

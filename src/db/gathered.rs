@@ -252,9 +252,14 @@ mod tests {
         let scratch = db::ScratchPostgres::new().await?;
         let pool = db::connect(&scratch.url).await.unwrap();
         db::migrate(&pool).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into(), crate::domain::Role::Member)
-            .await
-            .unwrap();
+        let alice = users::create(
+            &pool,
+            &Username::parse("alice").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         Some((scratch, pool, alice))
     }
 

@@ -4,9 +4,9 @@
 //! values or SeaORM errors; callers add the "Failed to …" context.
 
 pub mod errors;
-pub mod moderation;
 mod gathered;
 mod inline;
+pub mod moderation;
 pub mod posts;
 pub mod rate_limits;
 pub mod reads;
@@ -430,7 +430,10 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
 }
 
 pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
 }
 
 /// A SQLite file of its own for a unit test, removed (with its WAL and
@@ -676,9 +679,14 @@ mod tests {
         Migrator::up(&db, Some(before_headings_moved))
             .await
             .unwrap();
-        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into(), crate::domain::Role::Member)
-            .await
-            .unwrap();
+        let author = users::create(
+            &db,
+            &Username::parse("alice").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         let txn = db.begin().await.unwrap();
         let mut ids = Vec::new();
         for i in 0..501 {

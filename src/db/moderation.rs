@@ -37,7 +37,10 @@ fn person_of(u: users::Model) -> Person {
     }
 }
 
-pub async fn find_person(db: &impl ConnectionTrait, username: &str) -> Result<Option<Person>, DbErr> {
+pub async fn find_person(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<Person>, DbErr> {
     Ok(users::Entity::find()
         .filter(users::Column::Username.eq(username))
         .one(db)
@@ -242,8 +245,14 @@ pub async fn suspend(
 
 pub async fn reinstate(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, DbErr> {
     let result = users::Entity::update_many()
-        .col_expr(users::Column::SuspendedAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(users::Column::SuspensionReason, Expr::value(Option::<String>::None))
+        .col_expr(
+            users::Column::SuspendedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            users::Column::SuspensionReason,
+            Expr::value(Option::<String>::None),
+        )
         .filter(users::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -271,7 +280,11 @@ pub struct LogEntry {
     pub reason: Option<String>,
 }
 
-pub async fn log(db: &impl ConnectionTrait, entry: LogEntry, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn log(
+    db: &impl ConnectionTrait,
+    entry: LogEntry,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let row = moderation_log::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(now),
@@ -331,7 +344,10 @@ pub async fn insert_report(
         reason: Set(reason.to_owned()),
         created_at: Set(now),
     };
-    match reports::Entity::insert(row).exec_without_returning(db).await {
+    match reports::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+    {
         Ok(_) => Ok(ReportInsert::Made(id)),
         Err(e) if super::is_unique_violation(&e) => Ok(ReportInsert::AlreadyOpen),
         Err(e) => Err(e),
@@ -356,12 +372,30 @@ pub async fn open_reports(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<O
     let author = Alias::new("author");
     let stmt = Query::select()
         .expr_as(Expr::col((reports::Entity, reports::Column::Id)), "id")
-        .expr_as(Expr::col((reports::Entity, reports::Column::PostId)), "post_id")
-        .expr_as(Expr::col((posts::Entity, posts::Column::Title)), "post_title")
-        .expr_as(Expr::col((author.clone(), users::Column::Username)), "author")
-        .expr_as(Expr::col((reporter.clone(), users::Column::Username)), "reporter")
-        .expr_as(Expr::col((reports::Entity, reports::Column::Reason)), "reason")
-        .expr_as(Expr::col((reports::Entity, reports::Column::CreatedAt)), "created_at")
+        .expr_as(
+            Expr::col((reports::Entity, reports::Column::PostId)),
+            "post_id",
+        )
+        .expr_as(
+            Expr::col((posts::Entity, posts::Column::Title)),
+            "post_title",
+        )
+        .expr_as(
+            Expr::col((author.clone(), users::Column::Username)),
+            "author",
+        )
+        .expr_as(
+            Expr::col((reporter.clone(), users::Column::Username)),
+            "reporter",
+        )
+        .expr_as(
+            Expr::col((reports::Entity, reports::Column::Reason)),
+            "reason",
+        )
+        .expr_as(
+            Expr::col((reports::Entity, reports::Column::CreatedAt)),
+            "created_at",
+        )
         .from(reports::Entity)
         .inner_join(
             posts::Entity,
@@ -428,7 +462,9 @@ pub async fn insert_invite(
         used_by: Set(None),
         revoked_at: Set(None),
     };
-    invites::Entity::insert(row).exec_without_returning(db).await?;
+    invites::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(id)
 }
 
@@ -456,8 +492,14 @@ pub async fn invites(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Invite
             (invites::Entity, invites::Column::UsedAt),
             (invites::Entity, invites::Column::RevokedAt),
         ])
-        .expr_as(Expr::col((maker.clone(), users::Column::Username)), "created_by_name")
-        .expr_as(Expr::col((newcomer.clone(), users::Column::Username)), "used_by_name")
+        .expr_as(
+            Expr::col((maker.clone(), users::Column::Username)),
+            "created_by_name",
+        )
+        .expr_as(
+            Expr::col((newcomer.clone(), users::Column::Username)),
+            "used_by_name",
+        )
         .from(invites::Entity)
         .join_as(
             sea_orm::sea_query::JoinType::LeftJoin,
@@ -482,7 +524,11 @@ pub async fn invites(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Invite
 }
 
 /// Revokes invite `id` if it is still unused and unrevoked.
-pub async fn revoke_invite(db: &impl ConnectionTrait, id: Uuid, now: DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn revoke_invite(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let result = invites::Entity::update_many()
         .col_expr(invites::Column::RevokedAt, Expr::value(now))
         .filter(invites::Column::Id.eq(id))
@@ -541,7 +587,10 @@ pub async fn claim_invite(
 }
 
 /// For `tangerine user list`: every account with its activity, by name.
-pub async fn everyone(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<PersonSummary>, DbErr> {
+pub async fn everyone(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<PersonSummary>, DbErr> {
     people(db, None, None, None, now).await
 }
 
@@ -553,7 +602,11 @@ pub async fn recent_posts(
 ) -> Result<Vec<(Uuid, String, DateTime<Utc>)>, DbErr> {
     posts::Entity::find()
         .select_only()
-        .columns([posts::Column::Id, posts::Column::Title, posts::Column::CreatedAt])
+        .columns([
+            posts::Column::Id,
+            posts::Column::Title,
+            posts::Column::CreatedAt,
+        ])
         .filter(posts::Column::AuthorId.eq(author_id))
         .order_by(posts::Column::CreatedAt, Order::Desc)
         .order_by(posts::Column::Id, Order::Desc)

@@ -68,7 +68,11 @@ impl From<SessionRow> for StoredSession {
             (Some(id), Some(username)) => Some(User {
                 id,
                 username,
-                role: row.user_role.as_deref().map(Role::from_stored).unwrap_or_default(),
+                role: row
+                    .user_role
+                    .as_deref()
+                    .map(Role::from_stored)
+                    .unwrap_or_default(),
             }),
             _ => None,
         };

@@ -66,7 +66,11 @@ pub async fn find_by_username(
 ) -> Result<Option<User>, DbErr> {
     let row = users::Entity::find()
         .select_only()
-        .columns([users::Column::Id, users::Column::Username, users::Column::Role])
+        .columns([
+            users::Column::Id,
+            users::Column::Username,
+            users::Column::Role,
+        ])
         .filter(users::Column::Username.eq(username.as_str()))
         .into_tuple::<(Uuid, String, String)>()
         .one(db)

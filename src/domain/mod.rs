@@ -14,7 +14,7 @@ pub mod username;
 pub use password::{Password, PasswordError, PasswordInput, PasswordRules};
 pub use post::{Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, PostVersion, VersionPage};
 pub use role::Role;
-pub use signup::SignupMode;
 pub use session::{SessionPolicy, SessionSecret};
+pub use signup::SignupMode;
 pub use user::{Authenticated, CredentialEpoch, User};
 pub use username::{Username, UsernameError};

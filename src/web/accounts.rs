@@ -1,12 +1,12 @@
 //! Sign up, log in, log out.
 
+use minijinja::context;
 use poem::{
     IntoResponse, Request, Route, get, handler,
     http::{HeaderValue, StatusCode},
     post,
     web::{Data, Form, Query},
 };
-use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -284,7 +284,9 @@ async fn signup(
             return Ok(view.redirect(next.as_deref().unwrap_or("/")));
         }
         Err(SignupError::Closed) => return signup_refused(&view, accounts::SIGNUPS_CLOSED),
-        Err(SignupError::InviteRequired) => return signup_refused(&view, accounts::INVITE_REQUIRED),
+        Err(SignupError::InviteRequired) => {
+            return signup_refused(&view, accounts::INVITE_REQUIRED);
+        }
         Err(SignupError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, None),
         Err(SignupError::UsernameTaken) => (
             StatusCode::UNPROCESSABLE_ENTITY,

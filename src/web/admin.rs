@@ -166,11 +166,17 @@ async fn index(
         .map(Into::into)
         .collect();
     let next_url = more.then(|| {
-        let last = people.last().map(|p| p.username.clone()).unwrap_or_default();
+        let last = people
+            .last()
+            .map(|p| p.username.clone())
+            .unwrap_or_default();
         let mut url = format!("/admin?after={last}");
         if !q.is_empty() {
             url.push_str("&q=");
-            url.push_str(&percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string());
+            url.push_str(
+                &percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string(),
+            );
         }
         url
     });
@@ -265,7 +271,11 @@ async fn show_person(
     Path(username): Path<String>,
 ) -> WebResult {
     let person = person_view(state, &me, &username, None, String::new()).await?;
-    view.render(PERSON_PAGE, PERSON, context! { p => v(&person), section => "people" })
+    view.render(
+        PERSON_PAGE,
+        PERSON,
+        context! { p => v(&person), section => "people" },
+    )
 }
 
 /// After an action on a person: back to their page (303), or under htmx
@@ -282,7 +292,9 @@ async fn after_person_action(
         Ok(message) => {
             if !view.hx().wants_fragment() {
                 view.flash(message)?;
-                return Ok(view.redirect(&format!("/admin/users/{}", username.to_ascii_lowercase())));
+                return Ok(
+                    view.redirect(&format!("/admin/users/{}", username.to_ascii_lowercase()))
+                );
             }
             (StatusCode::OK, None, String::new())
         }
@@ -292,7 +304,11 @@ async fn after_person_action(
     };
     let person = person_view(state, me, username, error, reason).await?;
     Ok(view
-        .render(PERSON_PAGE, PERSON, context! { p => v(&person), section => "people" })?
+        .render(
+            PERSON_PAGE,
+            PERSON,
+            context! { p => v(&person), section => "people" },
+        )?
         .with_status(status)
         .into_response())
 }
@@ -388,34 +404,40 @@ struct ReportLine {
 
 async fn queue(state: &AppState, me: &User) -> WebResult<Vec<QueueItem>> {
     let t = now();
-    Ok(moderation::report_queue(&state.db, &Actor::Staff(me.clone()))
-        .await?
-        .into_iter()
-        .filter_map(|q| {
-            let id = q.reports.first()?.id;
-            Some(QueueItem {
-                id,
-                post_id: q.post_id,
-                post_title: q.post_title,
-                author: q.author,
-                reports: q
-                    .reports
-                    .into_iter()
-                    .map(|r| ReportLine {
-                        reporter: r.reporter,
-                        reason: r.reason,
-                        at: TimeView::ago(r.created_at, t),
-                    })
-                    .collect(),
+    Ok(
+        moderation::report_queue(&state.db, &Actor::Staff(me.clone()))
+            .await?
+            .into_iter()
+            .filter_map(|q| {
+                let id = q.reports.first()?.id;
+                Some(QueueItem {
+                    id,
+                    post_id: q.post_id,
+                    post_title: q.post_title,
+                    author: q.author,
+                    reports: q
+                        .reports
+                        .into_iter()
+                        .map(|r| ReportLine {
+                            reporter: r.reporter,
+                            reason: r.reason,
+                            at: TimeView::ago(r.created_at, t),
+                        })
+                        .collect(),
+                })
             })
-        })
-        .collect())
+            .collect(),
+    )
 }
 
 #[handler]
 async fn reports(view: View, Staff(me): Staff, Data(state): Data<&AppState>) -> WebResult {
     let items = queue(state, &me).await?;
-    view.render(REPORTS_PAGE, REPORTS, context! { items => v(&items), section => "reports" })
+    view.render(
+        REPORTS_PAGE,
+        REPORTS,
+        context! { items => v(&items), section => "reports" },
+    )
 }
 
 async fn resolve(view: &View, state: &AppState, me: User, raw: &str, how: Resolution) -> WebResult {
@@ -490,10 +512,15 @@ struct LogQuery {
     before: Option<String>,
 }
 
-async fn log_lines(state: &AppState, query: &LogQuery, staff: bool) -> WebResult<(Vec<LogLine>, Option<String>)> {
+async fn log_lines(
+    state: &AppState,
+    query: &LogQuery,
+    staff: bool,
+) -> WebResult<(Vec<LogLine>, Option<String>)> {
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
         Some(raw) => Some(
-            Uuid::try_parse(raw).map_err(|_| WebError::BadRequest("That page link is broken.".into()))?,
+            Uuid::try_parse(raw)
+                .map_err(|_| WebError::BadRequest("That page link is broken.".into()))?,
         ),
         None => None,
     };
@@ -504,7 +531,9 @@ async fn log_lines(state: &AppState, query: &LogQuery, staff: bool) -> WebResult
         .take(LOG_PER_PAGE as usize)
         .map(|e| log_line(e, staff))
         .collect();
-    let next = more.then(|| lines.last().map(|l| l.id.to_string())).flatten();
+    let next = more
+        .then(|| lines.last().map(|l| l.id.to_string()))
+        .flatten();
     Ok((lines, next))
 }
 
@@ -517,17 +546,29 @@ async fn staff_log(
 ) -> WebResult {
     let (entries, next) = log_lines(state, &query, true).await?;
     let next_url = next.map(|n| format!("/admin/log?before={n}"));
-    view.render(LOG_PAGE, LOG, context! { entries => v(&entries), next_url, section => "log" })
+    view.render(
+        LOG_PAGE,
+        LOG,
+        context! { entries => v(&entries), next_url, section => "log" },
+    )
 }
 
 #[handler]
-async fn public_log(view: View, Data(state): Data<&AppState>, Query(query): Query<LogQuery>) -> WebResult {
+async fn public_log(
+    view: View,
+    Data(state): Data<&AppState>,
+    Query(query): Query<LogQuery>,
+) -> WebResult {
     if !state.settings.public_moderation_log {
         return Err(WebError::NotFound("There is no such page."));
     }
     let (entries, next) = log_lines(state, &query, false).await?;
     let next_url = next.map(|n| format!("/moderation?before={n}"));
-    view.render(PUBLIC_LOG_PAGE, LOG, context! { entries => v(&entries), next_url })
+    view.render(
+        PUBLIC_LOG_PAGE,
+        LOG,
+        context! { entries => v(&entries), next_url },
+    )
 }
 
 #[derive(Serialize)]
@@ -560,7 +601,9 @@ async fn invite_lines(state: &AppState, me: &User) -> WebResult<Vec<InviteLine>>
                 id: i.id,
                 created: TimeView::ago(i.created_at, t),
                 expires: TimeView::ago(i.expires_at, t),
-                created_by: i.created_by_name.unwrap_or_else(|| "command line".to_owned()),
+                created_by: i
+                    .created_by_name
+                    .unwrap_or_else(|| "command line".to_owned()),
                 status,
                 used_by: i.used_by_name,
                 live: status == "live",
@@ -570,7 +613,11 @@ async fn invite_lines(state: &AppState, me: &User) -> WebResult<Vec<InviteLine>>
 }
 
 #[handler]
-async fn invites_page(view: View, AdminOnly(me): AdminOnly, Data(state): Data<&AppState>) -> WebResult {
+async fn invites_page(
+    view: View,
+    AdminOnly(me): AdminOnly,
+    Data(state): Data<&AppState>,
+) -> WebResult {
     let invites = invite_lines(state, &me).await?;
     let mode = state.settings.signups.to_string();
     view.render(
@@ -596,7 +643,11 @@ async fn create_invite(
     )
     .await?;
     let host = req.header("Host").unwrap_or("localhost");
-    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    let scheme = if state.settings.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
     let new_link = format!("{scheme}://{host}/signup?invite={}", code.encode());
     let invites = invite_lines(state, &me).await?;
     let mode = state.settings.signups.to_string();
@@ -676,7 +727,10 @@ async fn remove_post(
         Err(e) => return Err(e.into()),
     };
     let removed = moderation::remove_post(&state.db, &Actor::Staff(me), id, reason).await?;
-    view.flash(format!("“{}” by {} is removed.", removed.title, removed.author))?;
+    view.flash(format!(
+        "“{}” by {} is removed.",
+        removed.title, removed.author
+    ))?;
     Ok(view.redirect("/"))
 }
 
@@ -724,9 +778,10 @@ async fn report_post(
             return Ok(view.redirect(&format!("/posts/{id}")));
         }
         Err(ModerationError::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, m),
-        Err(ModerationError::AlreadyReported) => {
-            (StatusCode::CONFLICT, moderation::ALREADY_REPORTED.to_owned())
-        }
+        Err(ModerationError::AlreadyReported) => (
+            StatusCode::CONFLICT,
+            moderation::ALREADY_REPORTED.to_owned(),
+        ),
         Err(e) => return Err(e.into()),
     };
     let post = crate::posts::get(&state.db, id).await?;
@@ -741,4 +796,3 @@ async fn report_post(
         .with_status(status)
         .into_response())
 }
-

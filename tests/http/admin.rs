@@ -52,8 +52,16 @@ async fn anonymous_visitors_are_sent_to_log_in_and_members_get_403_everywhere() 
             "/api/admin/users/nobody/suspend".into(),
             Some(json!({"reason": "x"})),
         ),
-        (Method::POST, "/api/admin/users/nobody/reinstate".into(), None),
-        (Method::POST, "/api/admin/users/nobody/end-sessions".into(), None),
+        (
+            Method::POST,
+            "/api/admin/users/nobody/reinstate".into(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/admin/users/nobody/end-sessions".into(),
+            None,
+        ),
         (
             Method::PUT,
             "/api/admin/users/nobody/role".into(),
@@ -108,7 +116,9 @@ async fn a_role_change_applies_to_live_sessions_on_their_next_request() {
         StatusCode::FORBIDDEN
     );
     // …nor act on other staff.
-    let resp = alice.submit("/admin/users/root/suspend", &[("reason", "")]).await;
+    let resp = alice
+        .submit("/admin/users/root/suspend", &[("reason", "")])
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // Under htmx the updated fragment comes back.
@@ -140,7 +150,11 @@ async fn a_role_change_applies_to_live_sessions_on_their_next_request() {
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     let resp = app
         .browser
-        .api_send(Method::POST, "/api/admin/users/root/suspend", Some(json!({})))
+        .api_send(
+            Method::POST,
+            "/api/admin/users/root/suspend",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     let resp = app
@@ -152,7 +166,10 @@ async fn a_role_change_applies_to_live_sessions_on_their_next_request() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["role"], "admin");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["role"],
+        "admin"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +216,10 @@ async fn closed_sign_ups_refuse_the_page_the_form_and_the_api() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = app
         .browser
-        .api_post("/api/users", json!({"username": "alice", "password": PASSWORD}))
+        .api_post(
+            "/api/users",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(
@@ -242,7 +262,10 @@ async fn invite_sign_ups_take_a_live_code_once() {
     let form = visitor.get_text(&format!("/signup?invite={code}")).await;
     assert!(form.contains(&format!("name=\"invite\" value=\"{code}\"")));
     let resp = visitor
-        .api_post("/api/users", json!({"username": "carol", "password": PASSWORD}))
+        .api_post(
+            "/api/users",
+            json!({"username": "carol", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(

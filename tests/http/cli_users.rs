@@ -74,7 +74,11 @@ async fn create_without_a_terminal_or_password_stdin_is_a_usage_error() {
     let app = spawn_app().await;
     let out = user_cli(&app.database.url, &["create", "alice"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--password-stdin"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--password-stdin"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(app.count("users").await, 0);
 }
 
@@ -136,9 +140,17 @@ async fn roles_suspension_and_the_list_from_the_command_line() {
 
     let out = user_cli(&app.database.url, &["role", "root", "member"], None);
     assert_eq!(out.status.code(), Some(1), "the last admin stays");
-    assert!(stderr(&out).contains("last active admin"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("last active admin"),
+        "{}",
+        stderr(&out)
+    );
     let out = user_cli(&app.database.url, &["suspend", "root"], None);
-    assert_eq!(out.status.code(), Some(1), "the last admin cannot be suspended");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the last admin cannot be suspended"
+    );
 
     let out = user_cli(&app.database.url, &["role", "alice", "moderator"], None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -175,7 +187,10 @@ async fn roles_suspension_and_the_list_from_the_command_line() {
         .collect();
     assert_eq!(alice[1], "moderator");
     assert_eq!(alice[2], "suspended");
-    assert!(chrono::DateTime::parse_from_rfc3339(alice[3]).is_ok(), "{list}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(alice[3]).is_ok(),
+        "{list}"
+    );
     assert_eq!(alice[5], "1");
     assert_eq!(alice[6], "0");
     let root: Vec<&str> = lines

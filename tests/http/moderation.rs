@@ -23,7 +23,11 @@ async fn suspending_ends_a_live_session_and_blocks_login_until_reinstated() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp).as_deref(), Some("/admin/users/alice"));
     let resp = alice.get("/settings").await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "the next request is anonymous");
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "the next request is anonymous"
+    );
 
     let resp = app
         .browser
@@ -65,7 +69,11 @@ async fn suspending_ends_a_live_session_and_blocks_login_until_reinstated() {
     // Nobody suspends themselves; a moderator cannot suspend staff.
     let resp = app
         .browser
-        .api_send(Method::POST, "/api/admin/users/mod/suspend", Some(json!({})))
+        .api_send(
+            Method::POST,
+            "/api/admin/users/mod/suspend",
+            Some(json!({})),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     // A reason beyond 500 characters is refused.
@@ -76,10 +84,18 @@ async fn suspending_ends_a_live_session_and_blocks_login_until_reinstated() {
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let resp = app.browser.submit("/admin/users/alice/reinstate", &[]).await;
+    let resp = app
+        .browser
+        .submit("/admin/users/alice/reinstate", &[])
+        .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     alice.logged_in("alice").await;
-    assert!(!alice.get_text("/u/alice").await.contains("This account is suspended."));
+    assert!(
+        !alice
+            .get_text("/u/alice")
+            .await
+            .contains("This account is suspended.")
+    );
 }
 
 #[tokio::test]
@@ -131,9 +147,15 @@ async fn a_moderator_removes_another_persons_post_from_feed_profile_and_api() {
 
     app.browser.logged_in("mod").await;
     let feed = app.browser.get_text("/").await;
-    assert!(feed.contains(&format!("href=\"/posts/{id}/remove\"")), "on the feed card");
+    assert!(
+        feed.contains(&format!("href=\"/posts/{id}/remove\"")),
+        "on the feed card"
+    );
     let page = app.browser.get_text(&format!("/posts/{id}")).await;
-    assert!(page.contains(&format!("href=\"/posts/{id}/remove\"")), "on the post page");
+    assert!(
+        page.contains(&format!("href=\"/posts/{id}/remove\"")),
+        "on the post page"
+    );
     let resp = app.browser.get(&format!("/posts/{id}/remove")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = app
@@ -165,7 +187,12 @@ async fn a_moderator_removes_another_persons_post_from_feed_profile_and_api() {
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let body: serde_json::Value = alice.get("/api/users/alice/posts").await.json().await.unwrap();
+    let body: serde_json::Value = alice
+        .get("/api/users/alice/posts")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["posts"].as_array().unwrap().len(), 0);
 }
 
@@ -206,7 +233,11 @@ async fn a_report_reaches_the_queue_and_resolving_it_works() {
             Some(json!({"reason": "again"})),
         )
         .await;
-    assert_eq!(resp.status(), StatusCode::CONFLICT, "one open report per person");
+    assert_eq!(
+        resp.status(),
+        StatusCode::CONFLICT,
+        "one open report per person"
+    );
     let resp = alice
         .api_send(
             Method::POST,
@@ -219,7 +250,13 @@ async fn a_report_reaches_the_queue_and_resolving_it_works() {
     app.browser.logged_in("mod").await;
     let queue = app.browser.get_text("/admin/reports").await;
     assert!(queue.contains("insults") && queue.contains("spam") && queue.contains("bob"));
-    let reports: serde_json::Value = app.browser.get("/api/admin/reports").await.json().await.unwrap();
+    let reports: serde_json::Value = app
+        .browser
+        .get("/api/admin/reports")
+        .await
+        .json()
+        .await
+        .unwrap();
     let reports = reports["reports"].as_array().unwrap().clone();
     assert_eq!(reports.len(), 3);
     assert_eq!(reports[0]["reason"], "insults", "oldest first");
@@ -249,8 +286,18 @@ async fn a_report_reaches_the_queue_and_resolving_it_works() {
         alice.get(&format!("/posts/{second}")).await.status(),
         StatusCode::NOT_FOUND
     );
-    let reports: serde_json::Value = app.browser.get("/api/admin/reports").await.json().await.unwrap();
-    assert_eq!(reports["reports"].as_array().unwrap().len(), 0, "all resolved");
+    let reports: serde_json::Value = app
+        .browser
+        .get("/api/admin/reports")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        reports["reports"].as_array().unwrap().len(),
+        0,
+        "all resolved"
+    );
 }
 
 #[tokio::test]
@@ -262,22 +309,41 @@ async fn the_public_log_shows_actions_and_no_private_detail() {
     let id = alice.publish("Spam title", "spam").await;
     app.browser.logged_in("root").await;
     app.browser
-        .submit(&format!("/posts/{id}/remove"), &[("reason", "unsolicited ads")])
+        .submit(
+            &format!("/posts/{id}/remove"),
+            &[("reason", "unsolicited ads")],
+        )
         .await;
     app.browser
-        .submit("/admin/users/alice/suspend", &[("reason", "repeat spammer")])
+        .submit(
+            "/admin/users/alice/suspend",
+            &[("reason", "repeat spammer")],
+        )
         .await;
 
     let visitor = app.new_browser();
     let log = visitor.get_text("/moderation").await;
-    for shown in ["root", "alice", "Spam title", "unsolicited ads", "repeat spammer", "suspended"] {
+    for shown in [
+        "root",
+        "alice",
+        "Spam title",
+        "unsolicited ads",
+        "repeat spammer",
+        "suspended",
+    ] {
         assert!(log.contains(shown), "{shown} in {log}");
     }
     for hidden in ["127.0.0.1", "SecretAgent", "Mozilla"] {
         assert!(!log.contains(hidden), "{hidden} in {log}");
     }
 
-    let staff: serde_json::Value = app.browser.get("/api/admin/log").await.json().await.unwrap();
+    let staff: serde_json::Value = app
+        .browser
+        .get("/api/admin/log")
+        .await
+        .json()
+        .await
+        .unwrap();
     let entries = staff["entries"].as_array().unwrap();
     assert_eq!(entries[0]["action"], "suspend");
     assert_eq!(entries[1]["action"], "remove_post");
