@@ -18,7 +18,7 @@ use super::{
     ApiTags,
     auth::{CsrfHeader, SessionAuth},
     error::{ApiError, Errors, error_set},
-    objects::Text,
+    objects::{Omittable, Text},
 };
 use crate::{
     db::moderation::{PersonSummary, StoredLogEntry},
@@ -137,7 +137,7 @@ pub struct PeoplePage {
 #[derive(Debug, Object)]
 pub struct ReasonBody {
     #[oai(validator(max_length = 500))]
-    pub reason: Option<Text>,
+    pub reason: Omittable<Text>,
 }
 
 /// A reason for a report: 1–500 characters, not all blank.

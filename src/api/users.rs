@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     error::{ApiError, Errors, error_set},
-    objects::{PostPage, Text, UserObject},
+    objects::{Omittable, PostPage, Text, UserObject},
     posts::{cursor, post_error},
 };
 use crate::{
@@ -38,7 +38,7 @@ pub struct SignupRequest {
     /// The code of an invite link (`/signup?invite=CODE`), needed when the
     /// server runs with `--signups invite`.
     #[oai(validator(max_length = 64))]
-    pub invite: Option<Text>,
+    pub invite: Omittable<Text>,
 }
 
 impl Example for SignupRequest {
@@ -46,7 +46,7 @@ impl Example for SignupRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
-            invite: None,
+            invite: Omittable(None),
         }
     }
 }
