@@ -299,7 +299,10 @@ async fn after_person_action(
             (StatusCode::OK, None, String::new())
         }
         Err(ModerationError::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(m), reason),
-        Err(ModerationError::Refused(m)) => (StatusCode::CONFLICT, Some(m.to_owned()), reason),
+        // Shown beside the forms like a form's error, so 422 as for those.
+        Err(ModerationError::Refused(m)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(m.to_owned()), reason)
+        }
         Err(e) => return Err(e.into()),
     };
     let person = person_view(state, me, username, error, reason).await?;

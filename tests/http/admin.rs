@@ -147,7 +147,8 @@ async fn a_role_change_applies_to_live_sessions_on_their_next_request() {
         .browser
         .submit("/admin/users/root/suspend", &[("reason", "")])
         .await;
-    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("Nobody can suspend themselves."));
     let resp = app
         .browser
         .api_send(
