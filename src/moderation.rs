@@ -181,12 +181,12 @@ pub async fn suspend(
 ) -> Result<Person> {
     require_staff(actor)?;
     let txn = db.begin().await?;
+    db::moderation::serialize_admin_changes(&txn).await?;
     let target = person(&txn, username).await?;
     if actor.user().is_some_and(|u| u.id == target.user.id) {
         return Err(ModerationError::Refused(SELF_SUSPENSION));
     }
     may_act_on(actor, &target.user)?;
-    db::moderation::lock_user(&txn, target.user.id).await?;
     keep_an_admin(&txn, &target).await?;
     let at = now();
     db::moderation::suspend(&txn, target.user.id, reason.as_deref(), at).await?;
@@ -273,6 +273,7 @@ pub async fn set_role(
 ) -> Result<Person> {
     require_admin(actor)?;
     let txn = db.begin().await?;
+    db::moderation::serialize_admin_changes(&txn).await?;
     let target = person(&txn, username).await?;
     if actor.user().is_some_and(|u| u.id == target.user.id) {
         return Err(ModerationError::Refused(OWN_ROLE));
@@ -280,7 +281,6 @@ pub async fn set_role(
     if target.user.role == role {
         return Ok(target);
     }
-    db::moderation::lock_user(&txn, target.user.id).await?;
     if role != Role::Admin {
         keep_an_admin(&txn, &target).await?;
     }

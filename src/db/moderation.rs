@@ -181,30 +181,41 @@ async fn activity(
         .collect())
 }
 
-/// Active (not suspended) admins other than `except`, locking their rows on
-/// PostgreSQL so that two admins demoting each other cannot both pass.
+/// Active (not suspended) admins other than `except`.
 pub async fn other_active_admins(db: &impl ConnectionTrait, except: Uuid) -> Result<u64, DbErr> {
-    let mut select = users::Entity::find()
+    let found = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
         .filter(users::Column::Role.eq(Role::Admin.as_str()))
         .filter(users::Column::SuspendedAt.is_null())
-        .filter(users::Column::Id.ne(except));
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        select = select.lock_exclusive();
-    }
-    Ok(select.into_tuple::<Uuid>().all(db).await?.len() as u64)
+        .filter(users::Column::Id.ne(except))
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    Ok(found.len() as u64)
 }
 
-/// Locks `id`'s row (PostgreSQL) so that rules read under it hold until commit.
-pub async fn lock_user(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+/// Makes the changes that the last-admin rule reads one at a time: the
+/// first statement of their transaction. On PostgreSQL it locks the admins'
+/// rows, in one order (so two transactions wait rather than deadlock, and
+/// the second then reads what the first committed); on SQLite a write takes
+/// the database's one write lock before anything is read.
+pub async fn serialize_admin_changes(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        users::Entity::find_by_id(id)
+        users::Entity::find()
             .select_only()
             .column(users::Column::Id)
+            .filter(users::Column::Role.eq(Role::Admin.as_str()))
+            .order_by(users::Column::Id, Order::Asc)
             .lock_exclusive()
             .into_tuple::<Uuid>()
-            .one(db)
+            .all(db)
+            .await?;
+    } else {
+        users::Entity::update_many()
+            .col_expr(users::Column::Role, Expr::col(users::Column::Role))
+            .filter(users::Column::Role.eq(Role::Admin.as_str()))
+            .exec(db)
             .await?;
     }
     Ok(())

@@ -148,7 +148,12 @@ async fn a_role_change_applies_to_live_sessions_on_their_next_request() {
         .submit("/admin/users/root/suspend", &[("reason", "")])
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(resp.text().await.unwrap().contains("Nobody can suspend themselves."));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Nobody can suspend themselves.")
+    );
     let resp = app
         .browser
         .api_send(
@@ -347,4 +352,51 @@ async fn an_expired_invite_is_refused() {
             .status(),
         StatusCode::FORBIDDEN
     );
+}
+
+/// Two admins demoting each other at the same moment: one wins, the other
+/// is refused, and an admin remains — every time, on both databases.
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    create_user(&app, "ann", "admin");
+    create_user(&app, "ben", "admin");
+    let ann = app.new_browser();
+    ann.logged_in("ann").await;
+    let ben = app.new_browser();
+    ben.logged_in("ben").await;
+    for round in 0..4 {
+        let body = || Some(json!({"role": "member"}));
+        let (a, b) = tokio::join!(
+            ann.api_send(Method::PUT, "/api/admin/users/ben/role", body()),
+            ben.api_send(Method::PUT, "/api/admin/users/ann/role", body()),
+        );
+        let statuses = [a.status(), b.status()];
+        // The loser is refused as the last admin (409), or, when the
+        // winner committed before the loser's request began, is no admin
+        // any more (403).
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses
+                .iter()
+                .all(|s| [StatusCode::OK, StatusCode::CONFLICT, StatusCode::FORBIDDEN].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        let out = crate::cli_users::user_cli(&app.database.url, &["list"], None);
+        let list = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            list.matches("\tadmin\t").count(),
+            1,
+            "round {round}: {list}"
+        );
+        // Both admins again for the next round.
+        for name in ["ann", "ben"] {
+            let out = crate::cli_users::user_cli(&app.database.url, &["role", name, "admin"], None);
+            assert!(out.status.success());
+        }
+    }
 }

@@ -357,3 +357,30 @@ async fn the_public_log_shows_actions_and_no_private_detail() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The same person reporting a post twice at once: one report, one 409.
+#[tokio::test]
+async fn two_reports_at_once_by_one_person_make_one() {
+    let app = spawn_app().await;
+    let alice = app.new_browser();
+    alice.signed_up("alice").await;
+    let id = alice.publish("Post", "body").await;
+    app.browser.api_user("bob").await;
+    let path = format!("/api/posts/{id}/report");
+    let send = || {
+        app.browser
+            .api_send(Method::POST, &path, Some(json!({"reason": "twice"})))
+    };
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let mut statuses = [a.status(), b.status(), c.status()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT
+        ]
+    );
+    assert_eq!(app.count("reports").await, 1);
+}
