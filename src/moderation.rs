@@ -17,7 +17,7 @@ use crate::{
     db::{
         self,
         moderation::{
-            InviteListing, LogEntry, OpenReport, Person, PersonSummary, ReportInsert,
+            InviteListing, LogAudience, LogEntry, OpenReport, Person, PersonSummary, ReportInsert,
             StoredLogEntry,
         },
         sessions::SessionListing,
@@ -514,11 +514,7 @@ pub async fn person_detail(
     require_staff(actor)?;
     let name = username.to_ascii_lowercase();
     let person = person(db, &name).await?;
-    let found = db::moderation::people(db, Some(&name), None, Some(50), now())
-        .await?
-        .into_iter()
-        .find(|p| p.person.user.id == person.user.id)
-        .ok_or(ModerationError::NotFound(NO_SUCH_PERSON))?;
+    let found = db::moderation::summary(db, person.clone(), now()).await?;
     let posts = db::moderation::recent_posts(db, person.user.id, 20).await?;
     let sessions = db::sessions::list_live_for_user(db, person.user.id, now()).await?;
     Ok(PersonDetail {
@@ -531,10 +527,11 @@ pub async fn person_detail(
 /// The log, newest first, before entry `before`.
 pub async fn log_page(
     db: &DatabaseConnection,
+    audience: LogAudience,
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<StoredLogEntry>> {
-    Ok(db::moderation::log_page(db, before, limit).await?)
+    Ok(db::moderation::log_page(db, audience, before, limit).await?)
 }
 
 /// A new invite and its code, which is shown once and stored only as a hash.

@@ -21,7 +21,7 @@ use super::{
     objects::{Omittable, Text},
 };
 use crate::{
-    db::moderation::{PersonSummary, StoredLogEntry},
+    db::moderation::{LogAudience, PersonSummary, StoredLogEntry},
     domain::{Role, User},
     moderation::{self, Actor, ModerationError, Resolution},
     startup::AppState,
@@ -546,9 +546,10 @@ impl AdminApi {
             })?),
             None => None,
         };
-        let mut entries = moderation::log_page(&state.0.db, before, limit.0 + 1)
-            .await
-            .map_err(moderation_error)?;
+        let mut entries =
+            moderation::log_page(&state.0.db, LogAudience::Staff, before, limit.0 + 1)
+                .await
+                .map_err(moderation_error)?;
         let more = entries.len() as u64 > limit.0;
         entries.truncate(limit.0 as usize);
         let next = more

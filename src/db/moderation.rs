@@ -108,6 +108,33 @@ pub async fn people(
         .collect())
 }
 
+/// One person's line, as [`people`] gives it.
+pub async fn summary(
+    db: &impl ConnectionTrait,
+    person: Person,
+    now: DateTime<Utc>,
+) -> Result<PersonSummary, DbErr> {
+    let found = activity(db, &[person.user.id], now).await?;
+    let a = found.first();
+    Ok(PersonSummary {
+        last_active: a.and_then(|a| a.last_active),
+        posts: a.map_or(0, |a| a.posts),
+        sessions: a.map_or(0, |a| a.sessions),
+        person,
+    })
+}
+
+/// Who reads the log: staff see every entry; the public page leaves out
+/// those about an account's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogAudience {
+    Staff,
+    Public,
+}
+
+/// Actions that only staff see in the log.
+const STAFF_ONLY_ACTIONS: [&str; 1] = ["set_password"];
+
 struct Activity {
     id: Uuid,
     last_active: Option<DateTime<Utc>>,
@@ -321,10 +348,14 @@ pub type StoredLogEntry = moderation_log::Model;
 /// Log entries, newest first, older than `before` (an entry's id).
 pub async fn log_page(
     db: &impl ConnectionTrait,
+    audience: LogAudience,
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<StoredLogEntry>, DbErr> {
     let mut select = moderation_log::Entity::find();
+    if audience == LogAudience::Public {
+        select = select.filter(moderation_log::Column::Action.is_not_in(STAFF_ONLY_ACTIONS));
+    }
     if let Some(before) = before {
         select = select.filter(moderation_log::Column::Id.lt(before));
     }

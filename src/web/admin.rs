@@ -21,7 +21,7 @@ use super::{
     render::View,
 };
 use crate::{
-    db::moderation::{PersonSummary, StoredLogEntry},
+    db::moderation::{LogAudience, PersonSummary, StoredLogEntry},
     domain::{Role, User, session::now, user_agent},
     moderation::{self, Actor, ModerationError, Resolution},
     session::Session,
@@ -492,7 +492,7 @@ struct LogLine {
     reason: Option<String>,
 }
 
-fn log_line(e: StoredLogEntry, staff: bool) -> LogLine {
+fn log_line(e: StoredLogEntry, audience: LogAudience) -> LogLine {
     let invite = matches!(e.action.as_str(), "create_invite" | "revoke_invite");
     LogLine {
         id: e.id,
@@ -505,7 +505,11 @@ fn log_line(e: StoredLogEntry, staff: bool) -> LogLine {
             .map(|n| moderation::shown_name(e.target_user_id, Some(n), "")),
         post_title: e.post_title,
         // Which invite is a staff matter.
-        detail: if invite && !staff { None } else { e.detail },
+        detail: if invite && audience == LogAudience::Public {
+            None
+        } else {
+            e.detail
+        },
         reason: e.reason,
     }
 }
@@ -518,7 +522,7 @@ struct LogQuery {
 async fn log_lines(
     state: &AppState,
     query: &LogQuery,
-    staff: bool,
+    audience: LogAudience,
 ) -> WebResult<(Vec<LogLine>, Option<String>)> {
     let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
         Some(raw) => Some(
@@ -527,12 +531,12 @@ async fn log_lines(
         ),
         None => None,
     };
-    let entries = moderation::log_page(&state.db, before, LOG_PER_PAGE + 1).await?;
+    let entries = moderation::log_page(&state.db, audience, before, LOG_PER_PAGE + 1).await?;
     let more = entries.len() as u64 > LOG_PER_PAGE;
     let lines: Vec<LogLine> = entries
         .into_iter()
         .take(LOG_PER_PAGE as usize)
-        .map(|e| log_line(e, staff))
+        .map(|e| log_line(e, audience))
         .collect();
     let next = more
         .then(|| lines.last().map(|l| l.id.to_string()))
@@ -547,7 +551,7 @@ async fn staff_log(
     Data(state): Data<&AppState>,
     Query(query): Query<LogQuery>,
 ) -> WebResult {
-    let (entries, next) = log_lines(state, &query, true).await?;
+    let (entries, next) = log_lines(state, &query, LogAudience::Staff).await?;
     let next_url = next.map(|n| format!("/admin/log?before={n}"));
     view.render(
         LOG_PAGE,
@@ -565,7 +569,7 @@ async fn public_log(
     if !state.settings.public_moderation_log {
         return Err(WebError::NotFound("There is no such page."));
     }
-    let (entries, next) = log_lines(state, &query, false).await?;
+    let (entries, next) = log_lines(state, &query, LogAudience::Public).await?;
     let next_url = next.map(|n| format!("/moderation?before={n}"));
     view.render(
         PUBLIC_LOG_PAGE,

@@ -122,6 +122,9 @@ async fn set_password_ends_every_session_of_the_person() {
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let resp = app.browser.login("alice", "a brand new passphrase").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // A credential change is staff business: not on the public log.
+    let public = app.browser.get_text("/moderation").await;
+    assert!(!public.contains("set the password"), "{public}");
 
     let out = user_cli(
         &app.database.url,
