@@ -23,7 +23,7 @@ use clap::{
 use sea_orm::sqlx::sqlite::SqliteSynchronous;
 
 use crate::{
-    domain::{PasswordRules, SessionPolicy, rate_limit::LimitSetting},
+    domain::{PasswordRules, Role, SessionPolicy, SignupMode, rate_limit::LimitSetting},
     http::server::ConnectionLimits,
     services::throttle::Limits,
     store::Target,
@@ -47,6 +47,79 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Delete expired sessions, print how many, then exit.
     ClearSessions(DatabaseSettings),
+    /// Manage accounts: create, set-password, role, suspend, unsuspend, list.
+    User(UserArgs),
+}
+
+/// `tangerine user …`: accounts from the command line, with the server
+/// running or not. Each subcommand is a variant of [`UserCommand`].
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub command: UserCommand,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// The shortest password accepted, as for `serve`.
+    #[arg(long, env = "TANGERINE_PASSWORD_MIN_LENGTH", default_value = "8", value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub password_min_length: u16,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (in every sign-up mode).
+    Create {
+        /// The username: 3–32 letters, digits or `_`.
+        name: String,
+        /// The account's role.
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// Read the password from one line of standard input instead of
+        /// asking for it twice on the terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password and end every session of the person.
+    SetPassword {
+        name: String,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give a person a role.
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Suspend a person: their sessions end and they cannot log in.
+    Suspend {
+        name: String,
+        /// Why (shown in the moderation log), up to 500 characters.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a suspended person log in again.
+    Unsuspend { name: String },
+    /// List every account, tab-separated.
+    List,
+}
+
+/// A role as the command line takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Member,
+    Moderator,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Member => Role::Member,
+            RoleArg::Moderator => Role::Moderator,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
 }
 
 /// What the command line asks for, with the flags that belong to it.
@@ -55,6 +128,7 @@ pub enum Invocation {
     Serve(Box<Settings>),
     Migrate(DatabaseSettings),
     ClearSessions(DatabaseSettings),
+    User(UserCommand, DatabaseSettings, PasswordRules),
 }
 
 impl Cli {
@@ -92,10 +166,18 @@ impl Cli {
             }
             Some(_) if !before.is_empty() => Err(misplaced(match self.command {
                 Some(Command::Migrate(_)) => "migrate",
+                Some(Command::User(_)) => "user",
                 _ => "clear-sessions",
             })),
             Some(Command::Migrate(db)) => Ok(Invocation::Migrate(db)),
             Some(Command::ClearSessions(db)) => Ok(Invocation::ClearSessions(db)),
+            Some(Command::User(user)) => Ok(Invocation::User(
+                user.command,
+                user.database,
+                PasswordRules {
+                    min_chars: usize::from(user.password_min_length),
+                },
+            )),
         }
     }
 }
@@ -228,6 +310,21 @@ pub struct Settings {
     /// Bytes of rendered posts kept in memory for the pages (0: none).
     #[arg(long, env = "TANGERINE_CARD_CACHE_SIZE", default_value = "64MiB", value_parser = byte_size, value_name = "SIZE")]
     pub card_cache_size: usize,
+
+    /// Who may make an account: `open` (anyone), `invite` (holders of an
+    /// invite link that an admin made) or `closed` (nobody; `tangerine user
+    /// create` always may).
+    #[arg(long, env = "TANGERINE_SIGNUPS", default_value = "open", value_parser = signup_mode, value_name = "MODE")]
+    pub signups: SignupMode,
+
+    /// An invite link expires this long after it was made.
+    #[arg(long, env = "TANGERINE_INVITE_LIFETIME", default_value = "7d", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub invite_lifetime: Duration,
+
+    /// Whether anyone may read the moderation log at /moderation (`true` or
+    /// `false`); staff always see it at /admin/log.
+    #[arg(long, env = "TANGERINE_PUBLIC_MODERATION_LOG", default_value = "true", value_parser = true_or_false, value_name = "true|false", action = ArgAction::Set)]
+    pub public_moderation_log: bool,
 
     /// A page of posts in the API holds at most about this many bytes of
     /// posts, whatever its `limit` (at least one post; 0: no bound).
@@ -643,6 +740,12 @@ impl Settings {
             ),
             ("--signup-limit", self.signup_limit.to_string()),
             ("--post-limit", self.post_limit.to_string()),
+            ("--signups", self.signups.to_string()),
+            ("--invite-lifetime", show(self.invite_lifetime)),
+            (
+                "--public-moderation-log",
+                self.public_moderation_log.to_string(),
+            ),
             ("--max-connections", self.max_connections.to_string()),
             ("--idle-timeout", show(self.idle_timeout)),
             ("--header-timeout", show(self.header_timeout)),
@@ -753,6 +856,18 @@ pub fn byte_size(s: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(unit_bytes))
         .ok_or_else(|| "use a size such as 65536, 512KiB, 64MiB or 1GiB".to_owned())
+}
+
+fn signup_mode(s: &str) -> Result<SignupMode, String> {
+    s.parse()
+}
+
+fn true_or_false(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("use true or false".to_owned()),
+    }
 }
 
 /// `COUNT/DURATION` (see [`LimitSetting`]), its window at most [`MAX_DURATION`].
@@ -925,6 +1040,64 @@ mod tests {
         assert_eq!(s.body_timeout, Duration::from_secs(30));
         assert_eq!(s.card_cache_size, 64 << 20);
         assert_eq!(s.api_page_size, 1 << 20);
+        assert_eq!(s.signups, SignupMode::Open);
+        assert_eq!(s.invite_lifetime, Duration::from_secs(7 * 86400));
+        assert!(s.public_moderation_log);
+    }
+
+    #[test]
+    fn operator_flags_take_their_documented_values() {
+        let s = settings(&[
+            "--signups",
+            "invite",
+            "--invite-lifetime",
+            "2d",
+            "--public-moderation-log",
+            "false",
+        ]);
+        assert_eq!(s.signups, SignupMode::Invite);
+        assert_eq!(s.invite_lifetime, Duration::from_secs(2 * 86400));
+        assert!(!s.public_moderation_log);
+        for bad in [
+            &["--signups", "sometimes"][..],
+            &["--public-moderation-log", "yes"][..],
+            &["--invite-lifetime", "0s"][..],
+        ] {
+            let mut argv = vec!["tangerine"];
+            argv.extend_from_slice(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_subcommands_parse() {
+        let cli = Cli::try_parse_from([
+            "tangerine",
+            "user",
+            "create",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .unwrap();
+        match cli.invocation().unwrap() {
+            Invocation::User(
+                UserCommand::Create {
+                    name,
+                    role,
+                    password_stdin,
+                },
+                _,
+                _,
+            ) => {
+                assert_eq!(name, "root");
+                assert_eq!(role, RoleArg::Admin);
+                assert!(password_stdin);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["tangerine", "user", "role", "root", "owner"]).is_err());
     }
 
     #[test]

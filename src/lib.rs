@@ -1,5 +1,6 @@
 //! Tangerine: a self-hosted posting board with server-side sessions.
 
+pub mod cli_users;
 pub mod config;
 pub mod domain;
 pub mod entities;
@@ -41,6 +42,10 @@ pub enum RunError {
         "the {target} lacks {pending} of this version's migrations; run `tangerine migrate` first"
     )]
     NotMigrated { target: String, pending: usize },
+    /// A `tangerine user` command was refused: an unknown user, the last
+    /// admin (exit code 1).
+    #[error("{0}")]
+    Refused(String),
     /// Anything else (exit code 1).
     #[error("{}", telemetry::one_line(.0.as_ref()))]
     Other(#[from] anyhow::Error),
@@ -84,6 +89,11 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
                 println!("applied {name}");
             }
             Ok(())
+        }
+        Invocation::User(command, database, rules) => {
+            let (target, db) = open(&database, IfMissing::Create).await?;
+            migrate(&db, &target).await?;
+            cli_users::run(command, db, rules).await
         }
         Invocation::ClearSessions(database) => {
             let (target, db) = open(&database, IfMissing::Refuse).await?;

@@ -23,7 +23,7 @@ use crate::{
     services::passwords::PasswordHasher,
     services::sessions::purge,
     services::throttle::Throttle,
-    services::{posts::Posts, sessions::Sessions},
+    services::{moderation::Moderation, posts::Posts, sessions::Sessions},
     state::AppState,
     store::{self, IfMissing, Store, Target},
 };
@@ -132,12 +132,14 @@ impl Application {
                     PasswordHasher::per_cpu(settings.max_pending_logins as usize),
                     Throttle::new(store.clone(), settings.limits()),
                     settings.password_rules(),
-                ),
+                )
+                .with_signups(settings.signups),
                 posts: Posts::new(
                     store.clone(),
                     Throttle::new(store.clone(), settings.limits()),
                 ),
                 sessions: Sessions::new(store.clone()),
+                moderation: Moderation::new(store.clone()),
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
                 templates,

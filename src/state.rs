@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     config::Settings,
     http::web::{cards::Cards, templates::Templates},
-    services::{accounts::Accounts, posts::Posts, sessions::Sessions},
+    services::{accounts::Accounts, moderation::Moderation, posts::Posts, sessions::Sessions},
 };
 
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct AppState {
     pub posts: Posts,
     /// Sessions as a person lists them.
     pub sessions: Sessions,
+    /// What staff do: roles, suspensions, removals, reports, invites, the log.
+    pub moderation: Moderation,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
     pub settings: Arc<Settings>,

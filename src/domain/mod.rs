@@ -4,13 +4,17 @@
 pub mod password;
 pub mod post;
 pub mod rate_limit;
+pub mod role;
 pub mod session;
+pub mod signup;
 pub mod user;
 pub mod user_agent;
 pub mod username;
 
 pub use password::{Password, PasswordError, PasswordInput, PasswordRules};
 pub use post::{Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, PostVersion, VersionPage};
+pub use role::Role;
 pub use session::{SessionPolicy, SessionSecret};
+pub use signup::SignupMode;
 pub use user::{Authenticated, CredentialEpoch, User};
 pub use username::{Username, UsernameError};

@@ -3,10 +3,15 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: Uuid,
     pub username: String,
+    /// Read with the session on every request, so that a role change
+    /// applies to live sessions on their next request.
+    pub role: Role,
 }
 
 /// How many times an account's credentials have changed (a new password;

@@ -10,6 +10,10 @@ pub struct Model {
     pub password_hash: String,
     pub created_at: DateTimeUtc,
     pub credential_epoch: i64,
+    /// `member`, `moderator` or `admin` (see `domain::Role`).
+    pub role: String,
+    pub suspended_at: Option<DateTimeUtc>,
+    pub suspension_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

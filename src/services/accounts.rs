@@ -4,11 +4,12 @@
 use std::{net::IpAddr, time::Duration};
 
 use anyhow::Context;
+use sea_orm::TransactionTrait;
 
 use crate::{
     domain::{
-        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, User,
-        Username, UsernameError, rate_limit,
+        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, Role,
+        SessionSecret, SignupMode, User, Username, UsernameError, rate_limit, session::now,
     },
     services::passwords::{HashError, PasswordHasher},
     services::throttle::{KnownDevice, Throttle, Throttled},
@@ -22,6 +23,8 @@ pub struct SignupInput<'a> {
     pub password: &'a PasswordInput,
     /// The second copy of the password, where the form asks for one.
     pub password_confirm: Option<&'a PasswordInput>,
+    /// The invite code, where sign-ups need one.
+    pub invite: Option<&'a str>,
 }
 
 /// Why a sign-up was refused, field by field.
@@ -44,6 +47,12 @@ pub enum SignupError {
     Invalid(SignupErrors),
     #[error("the username is taken")]
     UsernameTaken,
+    /// `--signups closed`.
+    #[error("{SIGNUPS_CLOSED}")]
+    Closed,
+    /// `--signups invite`, and no live invite code came with it.
+    #[error("{INVITE_REQUIRED}")]
+    InviteRequired,
     /// Too many accounts from this address lately.
     #[error("too many sign-ups")]
     Throttled { retry_after: Duration },
@@ -59,6 +68,9 @@ pub enum LoginError {
     /// The same answer whether the name exists or not.
     #[error("wrong username or password")]
     InvalidCredentials,
+    /// The password was right, and the account is suspended.
+    #[error("{SUSPENDED}")]
+    Suspended,
     /// Too many failures for this name, device or address, lately.
     #[error("too many failed logins")]
     Throttled { retry_after: Duration },
@@ -107,6 +119,10 @@ pub enum PasswordChangeError {
 pub const USERNAME_TAKEN: &str = "That username is taken.";
 pub const PASSWORDS_DIFFER: &str = "The two passwords differ.";
 pub const BAD_CREDENTIALS: &str = "Wrong username or password.";
+pub const SUSPENDED: &str = "This account is suspended.";
+pub const SIGNUPS_CLOSED: &str = "Sign-ups are closed.";
+pub const INVITE_REQUIRED: &str =
+    "Sign-ups need an invite: that link is unknown, used, revoked or expired.";
 pub const WRONG_CURRENT_PASSWORD: &str = "That is not your current password.";
 pub const BUSY: &str = "Too many logins are being checked right now. Try again in a moment.";
 /// How long to wait when the hasher is busy.
@@ -138,6 +154,13 @@ pub struct LoginAttempt<'a> {
     pub device: Option<KnownDevice>,
 }
 
+/// Whether an account whose password was right may log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Good,
+    Suspended,
+}
+
 /// The accounts use cases, with what they need.
 #[derive(Clone)]
 pub struct Accounts {
@@ -145,6 +168,18 @@ pub struct Accounts {
     hasher: PasswordHasher,
     throttle: Throttle,
     rules: PasswordRules,
+    signups: SignupMode,
+}
+
+/// Why the command line could not make an account or set a password.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("there is nobody named {0}")]
+    NoSuchUser(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl Accounts {
@@ -159,7 +194,94 @@ impl Accounts {
             hasher,
             throttle,
             rules,
+            signups: SignupMode::Open,
         }
+    }
+
+    /// Who may sign up (`--signups`).
+    pub fn with_signups(self, signups: SignupMode) -> Self {
+        Self { signups, ..self }
+    }
+
+    pub fn signups(&self) -> SignupMode {
+        self.signups
+    }
+
+    /// Whether `code` is a live invite (for showing the sign-up form).
+    pub async fn invite_is_live(&self, code: &str) -> anyhow::Result<bool> {
+        Ok(self.live_invite(Some(code)).await?.is_some())
+    }
+
+    async fn live_invite(&self, code: Option<&str>) -> anyhow::Result<Option<uuid::Uuid>> {
+        let Some(secret) = code.and_then(SessionSecret::parse) else {
+            return Ok(None);
+        };
+        store::moderation::live_invite(self.store.pool(), &secret.hash(), now())
+            .await
+            .context("Failed to look up an invite")
+    }
+
+    /// Makes an account from the command line: the password rules apply,
+    /// the sign-up mode and limits do not.
+    pub async fn create_account(
+        &self,
+        username: &str,
+        password: &PasswordInput,
+        role: Role,
+    ) -> Result<User, OperatorError> {
+        let name = Username::parse(username).map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let password = self
+            .rules
+            .check(password.clone(), username)
+            .map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let hash = self.hasher.hash(&password).await.map_err(|e| match e {
+            HashError::Busy => OperatorError::Refused(BUSY.to_owned()),
+            HashError::Failed(e) => e.into(),
+        })?;
+        match store::users::create(self.store.pool(), &name, hash, role).await {
+            Ok(user) => Ok(user),
+            Err(CreateUserError::UsernameTaken) => {
+                Err(OperatorError::Refused(USERNAME_TAKEN.to_owned()))
+            }
+            Err(CreateUserError::Db(e)) => Err(anyhow::Error::new(e)
+                .context("Failed to insert a user")
+                .into()),
+        }
+    }
+
+    /// Sets `username`'s password from the command line and ends every
+    /// session they have.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &PasswordInput,
+    ) -> Result<User, OperatorError> {
+        let name = Username::parse(username)
+            .map_err(|_| OperatorError::NoSuchUser(username.to_owned()))?;
+        let user = store::users::find_by_username(self.store.pool(), &name)
+            .await
+            .context("Failed to look up a user")?
+            .ok_or_else(|| OperatorError::NoSuchUser(name.as_str().to_owned()))?;
+        let password = self
+            .rules
+            .check(password.clone(), &user.username)
+            .map_err(|e| OperatorError::Refused(e.to_string()))?;
+        let hash = self.hasher.hash(&password).await.map_err(|e| match e {
+            HashError::Busy => OperatorError::Refused(BUSY.to_owned()),
+            HashError::Failed(e) => e.into(),
+        })?;
+        let txn = self.store.pool().begin().await.context("Failed to begin")?;
+        store::users::set_password_hash(&txn, user.id, hash)
+            .await
+            .context("Failed to store a password hash")?;
+        store::moderation::delete_sessions(&txn, user.id)
+            .await
+            .context("Failed to end sessions")?;
+        crate::services::moderation::log_password_set(&txn, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to log: {e}"))?;
+        txn.commit().await.context("Failed to commit")?;
+        Ok(user)
     }
 
     pub fn throttle(&self) -> &Throttle {
@@ -192,6 +314,14 @@ impl Accounts {
         input: SignupInput<'_>,
         client_ip: Option<IpAddr>,
     ) -> Result<Authenticated, SignupError> {
+        let invite = match self.signups {
+            SignupMode::Open => None,
+            SignupMode::Closed => return Err(SignupError::Closed),
+            SignupMode::Invite => match self.live_invite(input.invite).await? {
+                Some(id) => Some(id),
+                None => return Err(SignupError::InviteRequired),
+            },
+        };
         let mut errors = SignupErrors::default();
         let username = Username::parse(input.username)
             .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
@@ -233,13 +363,17 @@ impl Accounts {
                 });
             }
         };
-        match store::users::create(self.store.pool(), &username, hash).await {
-            Ok(user) => {
+        match self.create_invited(&username, hash, invite).await {
+            Ok(Some(user)) => {
                 slots.keep();
                 Ok(Authenticated {
                     user,
                     epoch: CredentialEpoch::FIRST,
                 })
+            }
+            Ok(None) => {
+                self.throttle.give_back(slots).await?;
+                Err(SignupError::InviteRequired)
             }
             Err(CreateUserError::UsernameTaken) => {
                 self.throttle.give_back(slots).await?;
@@ -252,6 +386,29 @@ impl Accounts {
                     .into())
             }
         }
+    }
+
+    /// Creates the account and, with an invite, uses the invite up in the
+    /// same transaction: `None` when another sign-up used it first.
+    async fn create_invited(
+        &self,
+        username: &Username,
+        hash: String,
+        invite: Option<uuid::Uuid>,
+    ) -> Result<Option<User>, CreateUserError> {
+        let Some(invite) = invite else {
+            return store::users::create(self.store.pool(), username, hash, Role::Member)
+                .await
+                .map(Some);
+        };
+        let txn = self.store.pool().begin().await?;
+        let user = store::users::create(&txn, username, hash, Role::Member).await?;
+        if !store::moderation::claim_invite(&txn, invite, user.id, now()).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        Ok(Some(user))
     }
 
     /// A login attempt. A password longer than any can be fails at once,
@@ -272,7 +429,11 @@ impl Accounts {
             Err(Throttled { retry_after }) => return Err(LoginError::Throttled { retry_after }),
         };
         match self.authenticate(attempt.username, attempt.password).await {
-            Ok(Some(who)) => {
+            Ok(Some((_, Standing::Suspended))) => {
+                self.throttle.give_back(slots).await?;
+                Err(LoginError::Suspended)
+            }
+            Ok(Some((who, Standing::Good))) => {
                 self.throttle.give_back(slots).await?;
                 Ok(who)
             }
@@ -296,7 +457,7 @@ impl Accounts {
         &self,
         username: &str,
         password: &PasswordInput,
-    ) -> Result<Option<Authenticated>, HashError> {
+    ) -> Result<Option<(Authenticated, Standing)>, HashError> {
         // Names are stored lowercase; a name that could never be valid still
         // goes through a (dummy) verification.
         let lookup = Username::parse(username).ok();
@@ -308,10 +469,17 @@ impl Accounts {
         };
         let (who, phc) = match credentials {
             Some(c) => (
-                Some(Authenticated {
-                    user: c.user,
-                    epoch: c.epoch,
-                }),
+                Some((
+                    Authenticated {
+                        user: c.user,
+                        epoch: c.epoch,
+                    },
+                    if c.suspended {
+                        Standing::Suspended
+                    } else {
+                        Standing::Good
+                    },
+                )),
                 Some(c.password_hash),
             ),
             None => (None, None),

@@ -2,6 +2,7 @@
 //! take the store and domain values, and know nothing of HTTP.
 
 pub mod accounts;
+pub mod moderation;
 pub mod passwords;
 pub mod posts;
 pub mod sessions;

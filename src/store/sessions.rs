@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::rows::Columns;
 use crate::{
     domain::{
-        CredentialEpoch, User,
+        CredentialEpoch, Role, User,
         session::{ClientInfo, Deadlines},
     },
     entities::{sessions, users},
@@ -51,6 +51,7 @@ pub(super) struct SessionRow {
     remember: bool,
     session_epoch: i64,
     user_epoch: Option<i64>,
+    user_role: Option<String>,
 }
 
 impl SessionRow {
@@ -68,6 +69,7 @@ impl SessionRow {
             username: row.column(8)?,
             session_epoch: row.column(9)?,
             user_epoch: row.column(10)?,
+            user_role: row.column(11)?,
         })
     }
 }
@@ -82,7 +84,15 @@ impl FromQueryResult for SessionRow {
 impl From<SessionRow> for StoredSession {
     fn from(row: SessionRow) -> Self {
         let user = match (row.user_id, row.username) {
-            (Some(id), Some(username)) => Some(User { id, username }),
+            (Some(id), Some(username)) => Some(User {
+                id,
+                username,
+                role: row
+                    .user_role
+                    .as_deref()
+                    .map(Role::from_stored)
+                    .unwrap_or_default(),
+            }),
             _ => None,
         };
         Self {
@@ -167,6 +177,7 @@ pub(super) fn select_stored() -> sea_orm::Select<sessions::Entity> {
         .column_as(users::Column::Username, "username")
         .column_as(sessions::Column::CredentialEpoch, "session_epoch")
         .column_as(users::Column::CredentialEpoch, "user_epoch")
+        .column_as(users::Column::Role, "user_role")
         .join(JoinType::LeftJoin, sessions::Relation::User.def())
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::{CredentialEpoch, User, Username, session::now},
+    domain::{CredentialEpoch, Role, User, Username, session::now},
     entities::users,
 };
 
@@ -25,6 +25,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     username: &Username,
     password_hash: String,
+    role: Role,
 ) -> Result<User, CreateUserError> {
     let id = Uuid::now_v7();
     let row = users::ActiveModel {
@@ -33,11 +34,15 @@ pub async fn create(
         password_hash: Set(password_hash),
         created_at: Set(now()),
         credential_epoch: Set(CredentialEpoch::FIRST.0),
+        role: Set(role.as_str().to_owned()),
+        suspended_at: Set(None),
+        suspension_reason: Set(None),
     };
     match users::Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(User {
             id,
             username: username.as_str().to_owned(),
+            role,
         }),
         Err(e) if super::is_unique_violation(&e) => Err(CreateUserError::UsernameTaken),
         Err(e) => Err(e.into()),
@@ -61,12 +66,20 @@ pub async fn find_by_username(
 ) -> Result<Option<User>, DbErr> {
     let row = users::Entity::find()
         .select_only()
-        .columns([users::Column::Id, users::Column::Username])
+        .columns([
+            users::Column::Id,
+            users::Column::Username,
+            users::Column::Role,
+        ])
         .filter(users::Column::Username.eq(username.as_str()))
-        .into_tuple::<(Uuid, String)>()
+        .into_tuple::<(Uuid, String, String)>()
         .one(db)
         .await?;
-    Ok(row.map(|(id, username)| User { id, username }))
+    Ok(row.map(|(id, username, role)| User {
+        id,
+        username,
+        role: Role::from_stored(&role),
+    }))
 }
 
 /// A user, their password hash and its credential epoch, for checking a login.
@@ -74,6 +87,8 @@ pub struct Credentials {
     pub user: User,
     pub password_hash: String,
     pub epoch: CredentialEpoch,
+    /// Suspended accounts cannot log in.
+    pub suspended: bool,
 }
 
 pub async fn find_credentials(
@@ -88,9 +103,11 @@ pub async fn find_credentials(
         user: User {
             id: u.id,
             username: u.username,
+            role: Role::from_stored(&u.role),
         },
         password_hash: u.password_hash,
         epoch: CredentialEpoch(u.credential_epoch),
+        suspended: u.suspended_at.is_some(),
     }))
 }
 

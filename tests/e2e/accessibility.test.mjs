@@ -11,6 +11,7 @@ import { AXE_PATH, AXE_VERSION, CONTRAST_EXCEPTION, TAGS, axeCheck, outlineProbl
 import {
   PASSWORD,
   assertNoProblems,
+  createUser,
   launchBrowser,
   logIn,
   newContext,
@@ -193,7 +194,37 @@ describe('accessibility', () => {
         await Promise.all([me.waitForURL(/logged_out/), me.click('.site-nav form[action="/logout"] button')]);
         await check(me, 'logged out');
 
-        // Admin pages do not exist yet (issue 19): nothing to check there.
+        // The staff pages, and the public moderation log.
+        const staff = await newContext(browser, { colorScheme: scheme });
+        const admin = await staff.newPage();
+        createUser(server, `root${scheme}`, 'admin');
+        await logIn(admin, base, `root${scheme}`);
+        await admin.goto(`${base}/admin`);
+        await check(admin, 'admin: people');
+        await admin.goto(`${base}/admin/users/reader`);
+        await check(admin, 'admin: a person');
+        await admin.fill('#suspend-reason', 'x'.repeat(10));
+        await admin.click('form[action$="/suspend"] button[type=submit]');
+        await admin.waitForFunction(() => document.querySelector('#person-status')?.textContent.includes('suspended'));
+        await check(admin, 'admin: a suspended person (htmx)');
+        await admin.goto(`${base}/posts/${rich}/report`);
+        await check(admin, 'report form');
+        await admin.fill('#report-reason', 'checking');
+        await admin.click('#report-form button[type=submit]');
+        await admin.waitForFunction(() => /moderator will look/.test(document.body.textContent));
+        await admin.goto(`${base}/admin/reports`);
+        await check(admin, 'admin: reports');
+        await admin.goto(`${base}/posts/${rich}/remove`);
+        await check(admin, 'remove confirmation');
+        await admin.goto(`${base}/admin/log`);
+        await check(admin, 'admin: moderation log');
+        await admin.goto(`${base}/admin/invites`);
+        await check(admin, 'admin: invites');
+        await Promise.all([admin.waitForNavigation(), admin.click('form[action="/admin/invites"] button')]);
+        await check(admin, 'admin: a new invite link');
+        await admin.goto(`${base}/moderation`);
+        await check(admin, 'the public moderation log');
+        assertNoProblems(assert, staff);
         console.log(`axe ${AXE_VERSION}, ${scheme}: ${checked.length} pages and states checked`);
         for (const line of incomplete) console.log(`for review (incomplete): ${line}`);
         assertNoProblems(assert, visitor, { expected: [404, 422] });

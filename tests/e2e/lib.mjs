@@ -3,7 +3,7 @@
 // and contexts that record every console error, page error and
 // Content-Security-Policy violation.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,7 @@ export async function startServer(extraArgs = []) {
   return {
     base,
     log,
+    databaseUrl: `sqlite://${dir}/e2e.db`,
     async stop() {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
@@ -130,6 +131,14 @@ export function assertNoProblems(assert, context, { expected = [] } = {}) {
     (p) => !expected.some((status) => p.includes(`the server responded with a status of ${status}`)),
   );
   assert.deepStrictEqual(unexpected, [], 'no console errors and no CSP violations');
+}
+
+/** Makes an account with `tangerine user create` on the server's database. */
+export function createUser(server, username, role = 'member') {
+  execFileSync(BIN, ['user', 'create', username, '--role', role, '--password-stdin', '--database-url', server.databaseUrl], {
+    input: `${PASSWORD}\n`,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
 }
 
 export async function signUp(page, base, username) {

@@ -82,6 +82,10 @@ fn valid_body(operation: &str, n: usize) -> Value {
         "login" => json!({"username": "alice", "password": PASSWORD, "remember": true}),
         "create_post" => json!({"title": "Typed", "body": "Typed body"}),
         "update_post" => json!({"title": "Typed again", "body": "Typed body again"}),
+        "admin_suspend" | "admin_remove_post" => json!({"reason": "typed"}),
+        "admin_set_role" => json!({"role": "member"}),
+        "admin_resolve_report" => json!({"action": "dismiss"}),
+        "report_post" => json!({"reason": "typed"}),
         "change_password" => {
             json!({"current_password": PASSWORD, "new_password": "another horse battery staple"})
         }
@@ -176,6 +180,12 @@ async fn a_value_of_the_wrong_type_in_any_field_of_any_operation_gets_400_or_422
         let resp = app
             .api_send(method.clone(), &url, Some(valid_body(op_id, n)))
             .await;
+        if path.starts_with("/admin/") {
+            // Alice is a member: past the types, her role is what refuses
+            // (admin.rs and moderation.rs cover the staff's successes).
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{op_id}");
+            continue;
+        }
         assert!(
             resp.status().is_success(),
             "{op_id} with a valid body: {}",

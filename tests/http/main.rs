@@ -6,8 +6,10 @@ mod helpers;
 
 mod accessibility;
 mod accounts;
+mod admin;
 mod api;
 mod cli;
+mod cli_users;
 mod compression;
 mod connections;
 mod devices;
@@ -17,6 +19,7 @@ mod instances;
 mod logins;
 mod markdown;
 mod migrations;
+mod moderation;
 mod pages;
 mod password;
 mod posting;

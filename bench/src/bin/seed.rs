@@ -150,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
             username,
             password: &password,
             password_confirm: None,
+            invite: None,
         };
         accounts
             .sign_up(input, None)

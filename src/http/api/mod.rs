@@ -1,6 +1,7 @@
 //! The JSON API under `/api`, described by OpenAPI (`/api/openapi.json`)
 //! with an explorer (`/api/docs`), on the same sessions as the pages.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod objects;
@@ -34,6 +35,10 @@ pub enum ApiTags {
     Users,
     /// Everyone's posts.
     Posts,
+    /// Moderators' and admins' powers: people, suspension, roles, removing
+    /// posts, reports and the moderation log. Each operation names the roles
+    /// it needs; anyone else gets 403.
+    Admin,
 }
 
 type Api = (
@@ -41,6 +46,7 @@ type Api = (
     sessions::SessionsApi,
     users::UsersApi,
     posts::PostsApi,
+    admin::AdminApi,
 );
 
 fn service() -> OpenApiService<Api, ()> {
@@ -50,6 +56,7 @@ fn service() -> OpenApiService<Api, ()> {
             sessions::SessionsApi,
             users::UsersApi,
             posts::PostsApi,
+            admin::AdminApi,
         ),
         "Tangerine",
         env!("CARGO_PKG_VERSION"),

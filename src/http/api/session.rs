@@ -153,6 +153,9 @@ impl SessionApi {
                 accounts::BAD_CREDENTIALS,
             )
             .into()),
+            Err(LoginError::Suspended) => {
+                Err(ApiError::forbidden("suspended", accounts::SUSPENDED).into())
+            }
             Err(LoginError::Throttled { retry_after }) => {
                 Err(ApiError::too_many_failures(retry_after).into())
             }

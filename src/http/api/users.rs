@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     error::{ApiError, Errors, error_set},
-    objects::{PostPage, Text, UserObject},
+    objects::{Omittable, PostPage, Text, UserObject},
     posts::{cursor, post_error},
 };
 use crate::{
@@ -35,6 +35,10 @@ pub struct SignupRequest {
     /// taken whole; not a common password, not like the username, not all
     /// digits. A refusal names its rule in `error`.
     pub password: Text,
+    /// The code of an invite link (`/signup?invite=CODE`), needed when the
+    /// server runs with `--signups invite`.
+    #[oai(validator(max_length = 64))]
+    pub invite: Omittable<Text>,
 }
 
 impl Example for SignupRequest {
@@ -42,6 +46,7 @@ impl Example for SignupRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
+            invite: Omittable(None),
         }
     }
 }
@@ -84,6 +89,8 @@ impl UsersApi {
     /// Creates an account. Names are unique whatever their case. At most
     /// `--signup-limit` (10 an hour) accounts are made from one client
     /// address, the pages' sign-ups included; beyond, 429 with `Retry-After`.
+    /// With `--signups closed` every sign-up answers 403 `signups_closed`;
+    /// with `--signups invite`, 403 `invite_required` without a live `invite`.
     #[oai(path = "/users", method = "post", operation_id = "sign_up")]
     async fn sign_up(
         &self,
@@ -97,12 +104,19 @@ impl UsersApi {
             username: body.0.username.as_str(),
             password: &password,
             password_confirm: None,
+            invite: body.0.invite.as_ref().map(Text::as_str),
         };
         let client_ip = client::ip(req, state.settings.trust_proxy);
         match state.accounts.sign_up(input, client_ip).await {
             Ok(who) => {
                 let location = format!("/api/users/{}", who.user.username);
                 Ok(SignupResponse::Created(Json(who.user.into()), location))
+            }
+            Err(SignupError::Closed) => {
+                Err(ApiError::forbidden("signups_closed", accounts::SIGNUPS_CLOSED).into())
+            }
+            Err(SignupError::InviteRequired) => {
+                Err(ApiError::forbidden("invite_required", accounts::INVITE_REQUIRED).into())
             }
             Err(SignupError::UsernameTaken) => {
                 Err(ApiError::conflict("username_taken", accounts::USERNAME_TAKEN).into())

@@ -1,5 +1,6 @@
 //! Sign up, log in, log out.
 
+use minijinja::context;
 use poem::{
     Request, Route, get, handler,
     http::{HeaderValue, StatusCode},
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{error::WebResult, htmx::local_path, render::View, result::Refusal};
 use crate::{
-    domain::PasswordInput,
+    domain::{PasswordInput, SignupMode},
     http::client,
     services::accounts::{self, LoginAttempt, LoginError, SignupError, SignupErrors, SignupInput},
     state::AppState,
@@ -27,11 +28,6 @@ const LOGIN_PAGE: &str = "pages/accounts/login.html";
 const LOGIN_FORM: &str = "fragments/accounts/login_form.html";
 const SIGNUP_PAGE: &str = "pages/accounts/signup.html";
 const SIGNUP_FORM: &str = "fragments/accounts/signup_form.html";
-
-#[derive(Deserialize)]
-struct NextQuery {
-    next: Option<String>,
-}
 
 /// Where logging out lands: the login page, saying so. (A visitor has no
 /// session to carry a message in, so the address says it.)
@@ -129,6 +125,7 @@ async fn login(
             accounts::BAD_CREDENTIALS.to_owned(),
             None,
         ),
+        Err(LoginError::Suspended) => (StatusCode::FORBIDDEN, accounts::SUSPENDED.to_owned(), None),
         Err(LoginError::Throttled { retry_after }) => (
             StatusCode::TOO_MANY_REQUESTS,
             accounts::throttled_message(retry_after),
@@ -173,6 +170,23 @@ struct SignupView {
     errors: SignupErrorsView,
     /// The shortest password accepted, for the field and its hint.
     password_min: u16,
+    /// The invite code the form carries on, in `--signups invite` mode.
+    invite: Option<String>,
+}
+
+const SIGNUP_REFUSED_PAGE: &str = "pages/accounts/signup_refused.html";
+
+/// Sign-ups are closed, or need a live invite: 403 with the reason.
+fn signup_refused(view: &View, message: &str) -> WebResult {
+    let mut resp = view.page(SIGNUP_REFUSED_PAGE, context! { message })?;
+    resp.set_status(StatusCode::FORBIDDEN);
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct SignupQuery {
+    next: Option<String>,
+    invite: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -196,11 +210,24 @@ impl From<SignupErrors> for SignupErrorsView {
 async fn signup_form(
     view: View,
     Data(state): Data<&AppState>,
-    Query(query): Query<NextQuery>,
+    Query(query): Query<SignupQuery>,
 ) -> WebResult {
     let next = safe_next(query.next);
     if view.user().is_some() {
         return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+    }
+    match state.accounts.signups() {
+        SignupMode::Open => {}
+        SignupMode::Closed => return signup_refused(&view, accounts::SIGNUPS_CLOSED),
+        SignupMode::Invite => {
+            let live = match query.invite.as_deref() {
+                Some(code) => state.accounts.invite_is_live(code).await?,
+                None => false,
+            };
+            if !live {
+                return signup_refused(&view, accounts::INVITE_REQUIRED);
+            }
+        }
     }
     view.render(
         SIGNUP_PAGE,
@@ -208,6 +235,7 @@ async fn signup_form(
         SignupView {
             next,
             password_min: state.settings.password_min_length,
+            invite: query.invite,
             ..Default::default()
         },
     )
@@ -222,6 +250,7 @@ struct SignupForm {
     #[serde(default)]
     password_confirm: PasswordInput,
     next: Option<String>,
+    invite: Option<String>,
 }
 
 #[handler]
@@ -236,6 +265,7 @@ async fn signup(
         username: &form.username,
         password: &form.password,
         password_confirm: Some(&form.password_confirm),
+        invite: form.invite.as_deref(),
     };
     let client_ip = client::ip(req, state.settings.trust_proxy);
     let refused = |status, error: String, retry_after| {
@@ -251,6 +281,10 @@ async fn signup(
                 who.user.username
             ))?;
             return Ok(view.redirect(next.as_deref().unwrap_or("/")));
+        }
+        Err(SignupError::Closed) => return signup_refused(&view, accounts::SIGNUPS_CLOSED),
+        Err(SignupError::InviteRequired) => {
+            return signup_refused(&view, accounts::INVITE_REQUIRED);
         }
         Err(SignupError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, None),
         Err(SignupError::UsernameTaken) => (
@@ -280,6 +314,7 @@ async fn signup(
         error,
         errors: errors.into(),
         password_min: state.settings.password_min_length,
+        invite: form.invite,
     };
     view.render_refused(
         SIGNUP_PAGE,

@@ -27,6 +27,7 @@ use crate::domain::{
 
 const CARD: &str = "fragments/posts/card.html";
 const ACTIONS: &str = "fragments/posts/actions.html";
+const STAFF_ACTIONS: &str = "fragments/posts/staff_actions.html";
 const ARTICLE: &str = "fragments/posts/article.html";
 /// What a kept card costs beyond its HTML: key, map entry, two values.
 const ENTRY_OVERHEAD: usize = 128;
@@ -72,39 +73,52 @@ impl Placement {
 pub struct Card {
     for_readers: Value,
     for_author: Value,
+    /// With the moderators' "Remove" control.
+    for_staff: Value,
+    /// A moderator's own post: both sets of controls.
+    for_staff_author: Value,
 }
 
 impl Card {
     /// The memory the card holds.
     fn bytes(&self) -> usize {
         let len = |v: &Value| v.as_str().map_or(0, str::len);
-        len(&self.for_readers) + len(&self.for_author) + ENTRY_OVERHEAD
+        len(&self.for_readers)
+            + len(&self.for_author)
+            + len(&self.for_staff)
+            + len(&self.for_staff_author)
+            + ENTRY_OVERHEAD
     }
 
-    /// The article as `audience` sees it.
-    pub fn article(&self, audience: Audience) -> Value {
-        match audience {
-            Audience::Author => self.for_author.clone(),
-            Audience::Readers => self.for_readers.clone(),
+    /// The article with the controls `reader` gets.
+    pub fn article(&self, reader: Reader) -> Value {
+        match reader {
+            Reader::Anyone => self.for_readers.clone(),
+            Reader::Author => self.for_author.clone(),
+            Reader::Staff => self.for_staff.clone(),
+            Reader::StaffAuthor => self.for_staff_author.clone(),
         }
     }
 }
 
-/// Who an article is shown to: its author sees the controls to edit and
-/// delete it, everyone else does not.
+/// Who reads a card, which decides the controls it carries: its author
+/// edits and deletes it, staff remove it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
+pub enum Reader {
+    Anyone,
     Author,
-    Readers,
+    Staff,
+    StaffAuthor,
 }
 
-impl Audience {
-    /// The audience of a post by `author` for `viewer` (nobody logged in: none).
-    pub fn of(viewer: Option<uuid::Uuid>, author: uuid::Uuid) -> Self {
-        if viewer == Some(author) {
-            Self::Author
-        } else {
-            Self::Readers
+impl Reader {
+    /// How `user` (if anyone is logged in) reads a post by `author_id`.
+    pub fn of(user: Option<&crate::domain::User>, author_id: uuid::Uuid) -> Self {
+        match user {
+            Some(u) if u.role.is_staff() && u.id == author_id => Reader::StaffAuthor,
+            Some(u) if u.role.is_staff() => Reader::Staff,
+            Some(u) if u.id == author_id => Reader::Author,
+            _ => Reader::Anyone,
         }
     }
 }
@@ -196,10 +210,15 @@ impl Cards {
         let actions = templates
             .render(ACTIONS, context! { id => &id })
             .context("Failed to render a post's controls")?;
-        let (card, actions) = (
+        let staff = templates
+            .render(STAFF_ACTIONS, context! { id => &id })
+            .context("Failed to render a post's staff controls")?;
+        let (card, actions, staff) = (
             Value::from_safe_string(html),
             Value::from_safe_string(actions),
+            Value::from_safe_string(staff),
         );
+        let both = Value::from_safe_string(format!("{actions}{staff}"));
         let article = |actions: Option<&Value>| {
             templates
                 .render(
@@ -212,6 +231,8 @@ impl Cards {
         let card = Card {
             for_readers: article(None)?,
             for_author: article(Some(&actions))?,
+            for_staff: article(Some(&staff))?,
+            for_staff_author: article(Some(&both))?,
         };
         self.keep(key(&v, placement), &card);
         Ok(card)
@@ -296,8 +317,10 @@ mod tests {
 
     fn card(bytes: usize) -> Card {
         Card {
-            for_readers: Value::from_safe_string("r".repeat(bytes / 2)),
-            for_author: Value::from_safe_string("a".repeat(bytes / 2)),
+            for_readers: Value::from_safe_string("r".repeat(bytes / 4)),
+            for_author: Value::from_safe_string("a".repeat(bytes / 4)),
+            for_staff: Value::from_safe_string("s".repeat(bytes / 4)),
+            for_staff_author: Value::from_safe_string("b".repeat(bytes / 4)),
         }
     }
 

@@ -183,6 +183,9 @@ pub fn failure_page(templates: &Templates, hx: &Hx, failure: &ServerFailure) -> 
         current_user => minijinja::Value::from(()),
         csrf_token => minijinja::Value::from_function(String::new),
         flash => Vec::<String>::new(),
+        // The operator's settings are out of reach here: the layout offers
+        // only what every configuration has.
+        site => minijinja::context! { signups_open => false, public_moderation_log => false },
         ..minijinja::value::Serde(&page)
     };
     let name = if hx.wants_fragment() {

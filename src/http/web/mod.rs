@@ -2,6 +2,7 @@
 //! helpers, and the middleware that only pages need.
 
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod cards;
@@ -31,6 +32,7 @@ pub fn routes() -> impl Endpoint {
     let route = posts::routes(route);
     let route = sessions::routes(route);
     let route = settings::routes(route);
+    let route = admin::routes(route);
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", poem::get(test_panic));
     route

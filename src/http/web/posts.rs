@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::CurrentUser,
-    cards::{Audience, Placement},
+    cards::{Placement, Reader},
     error::{WebError, WebResult},
     htmx,
     render::View,
@@ -66,15 +66,21 @@ impl From<PostError> for WebError {
 pub struct PostView {
     title: String,
     html: Value,
+    id: String,
+    /// A logged-in reader other than the author may report the post.
+    can_report: bool,
 }
 
 impl PostView {
     pub fn new(view: &View, post: &Post, placement: Placement) -> WebResult<Self> {
         let card = view.cards().card(view.templates(), post, placement)?;
-        let audience = Audience::of(view.user().map(|u| u.id), post.author_id);
+        let user = view.user();
+        let reader = Reader::of(user.as_ref(), post.author_id);
         Ok(Self {
             title: post.title.clone(),
-            html: card.article(audience),
+            html: card.article(reader),
+            id: post.id.to_string(),
+            can_report: user.is_some_and(|u| u.id != post.author_id),
         })
     }
 }
@@ -98,7 +104,7 @@ struct FeedItem {
 impl FeedView {
     /// `base` is the feed's own address (`/` or `/u/alice`).
     pub async fn new(view: &View, posts: &Posts, page: VersionPage, base: &str) -> WebResult<Self> {
-        let viewer = view.user().map(|u| u.id);
+        let viewer = view.user();
         let feed = view.cards().feed(&page.versions);
         let missing = feed.missing();
         let loaded = match missing.as_slice() {
@@ -109,7 +115,7 @@ impl FeedView {
         let posts = cards
             .into_iter()
             .map(|(version, card)| FeedItem {
-                html: card.article(Audience::of(viewer, version.author_id)),
+                html: card.article(Reader::of(viewer.as_ref(), version.author_id)),
             })
             .collect();
         Ok(Self {
@@ -456,6 +462,7 @@ fn placement(view: &View, id: &str) -> Placement {
 struct AuthorView {
     author: String,
     feed: FeedView,
+    suspended: bool,
 }
 
 #[handler]
@@ -479,12 +486,14 @@ async fn by_author(
         return Ok(top);
     }
     let feed = FeedView::new(&view, &state.posts, page, &base).await?;
+    let suspended = state.moderation.is_suspended(&author.username).await?;
     view.render(
         AUTHOR_PAGE,
         FEED_PAGE,
         AuthorView {
             author: author.username,
             feed,
+            suspended,
         },
     )
 }

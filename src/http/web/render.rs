@@ -16,7 +16,12 @@ use super::{
     result::{Refusal, WebError},
     templates::Templates,
 };
-use crate::{domain::User, http::csrf::Csrf, http::session::Session, state::AppState};
+use crate::{
+    domain::{SignupMode, User},
+    http::csrf::Csrf,
+    http::session::Session,
+    state::AppState,
+};
 
 /// Session data key of the messages shown once on the next page.
 const FLASH: &str = "flash";
@@ -36,6 +41,15 @@ pub struct View {
     session: Session,
     csrf: Csrf,
     hx: Hx,
+    /// What the layout offers: a sign-up link, the public moderation log.
+    site: SiteView,
+}
+
+/// The operator's choices that every page's layout reflects.
+#[derive(Clone, Copy, Serialize)]
+struct SiteView {
+    signups_open: bool,
+    public_moderation_log: bool,
 }
 
 impl<'a> FromRequest<'a> for View {
@@ -58,6 +72,10 @@ impl View {
         Ok(Self {
             templates: state.templates.clone(),
             cards: state.cards.clone(),
+            site: SiteView {
+                signups_open: state.settings.signups == SignupMode::Open,
+                public_moderation_log: state.settings.public_moderation_log,
+            },
             session: Session::of(req)?,
             csrf,
             hx: Hx::of(req),
@@ -141,6 +159,7 @@ impl View {
         let csrf = self.csrf.clone();
         let ctx = context! {
             current_user => Value::from(Serde(self.user())),
+            site => Value::from(Serde(self.site)),
             csrf_token => Value::from_function(move || csrf.token()),
             flash,
             ..Serde(ctx)

@@ -18,6 +18,9 @@ pub enum WebError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// Refused by a rule that the current state breaks (the last admin).
+    #[error("{0}")]
+    Conflict(String),
     /// A limit refused the request; it may be tried again after `retry_after`.
     #[error("{message}")]
     Throttled {
@@ -35,6 +38,7 @@ impl ResponseError for WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

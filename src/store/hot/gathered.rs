@@ -311,9 +311,14 @@ mod tests {
         let scratch = store::scratch::ScratchDatabase::postgres().await;
         let pool = store::connect(&scratch.url).await.unwrap();
         store::migrate(&pool).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
-            .await
-            .unwrap();
+        let alice = users::create(
+            &pool,
+            &Username::parse("alice").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         (scratch, pool, alice)
     }
 

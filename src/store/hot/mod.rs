@@ -263,12 +263,22 @@ mod tests {
         assert!(inline.is_inline());
         assert!(!through_pool.is_inline());
 
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
-            .await
-            .unwrap();
-        let bob = users::create(&pool, &Username::parse("bob").unwrap(), "x".into())
-            .await
-            .unwrap();
+        let alice = users::create(
+            &pool,
+            &Username::parse("alice").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
+        let bob = users::create(
+            &pool,
+            &Username::parse("bob").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         let start = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
             + chrono::Duration::microseconds(120_000);
         let mut ids = Vec::new();
@@ -396,9 +406,14 @@ mod tests {
         store::migrate(&pool).await.unwrap();
         let reads = Store::new(pool.clone(), url);
         let elsewhere = store::connect(url).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
-            .await
-            .unwrap();
+        let alice = users::create(
+            &pool,
+            &Username::parse("alice").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         let now = Utc::now();
         let hash = vec![7u8; 32];
         store::sessions::create(
@@ -506,9 +521,14 @@ mod tests {
 
         // A commit to another table moves the snapshot too: read again.
         hit().await;
-        users::create(&elsewhere, &Username::parse("bob").unwrap(), "x".into())
-            .await
-            .unwrap();
+        users::create(
+            &elsewhere,
+            &Username::parse("bob").unwrap(),
+            "x".into(),
+            crate::domain::Role::Member,
+        )
+        .await
+        .unwrap();
         let at = stamp().await;
         let before = queries();
         assert_eq!(
