@@ -21,6 +21,7 @@ pub mod session;
 pub mod startup;
 pub mod telemetry;
 pub mod throttle;
+pub mod tokens;
 pub mod web;
 
 use anyhow::Context;

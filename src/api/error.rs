@@ -52,6 +52,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// What failed on the server's side, for the request's log line.
     pub failure: Option<ServerFailure>,
+    /// The `WWW-Authenticate` challenge of a refused bearer token.
+    pub challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -62,6 +64,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             failure: None,
+            challenge: None,
         }
     }
 
@@ -69,8 +72,41 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Log in first.")
+    /// 401: nobody is logged in (no live session, no token).
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Log in first, or send a token as `Authorization: Bearer tgr_…`.",
+        )
+    }
+
+    /// 401 with `WWW-Authenticate`: the bearer token is malformed, unknown,
+    /// revoked or expired.
+    pub fn invalid_token() -> Self {
+        Self {
+            challenge: Some(r#"Bearer error="invalid_token""#),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The token is not valid: it is malformed, unknown, revoked or expired.",
+            )
+        }
+    }
+
+    /// 403 with `WWW-Authenticate`: the token may not do this; `need` is
+    /// the scope that may (none: only the session cookie may).
+    pub fn insufficient_scope(need: Option<crate::domain::token::Scope>) -> Self {
+        let message = match need {
+            Some(scope) => format!("This needs a token with the scope `{}`.", scope.as_str()),
+            None => "Tokens cannot manage tokens, sessions or the password, nor log in or out: \
+                     use the session cookie."
+                .to_owned(),
+        };
+        Self {
+            challenge: Some(r#"Bearer error="insufficient_scope""#),
+            ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+        }
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
@@ -188,12 +224,26 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        let mut resp = poem::web::Json(self.body().to_json()).into_response();
-        resp.set_status(self.status);
+        let mut body = self
+            .body()
+            .to_json()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        body.push('\n');
+        let mut resp = Response::builder()
+            .status(self.status)
+            .content_type("application/json; charset=utf-8")
+            .body(body);
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
                 poem::http::HeaderValue::from(secs),
+            );
+        }
+        if let Some(challenge) = self.challenge {
+            resp.headers_mut().insert(
+                poem::http::header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static(challenge),
             );
         }
         if let Some(failure) = &self.failure {
@@ -233,9 +283,15 @@ impl<S: ErrorSet> From<Errors<S>> for poem::Error {
 fn describe(status: u16) -> &'static str {
     match status {
         400 => "Malformed: the JSON, a parameter or a cursor could not be read.",
-        401 => "Not logged in: no live session.",
+        401 => {
+            "Not logged in: no live session and no token (`unauthenticated`); or a bearer \
+                token that is malformed, unknown, revoked or expired (`invalid_token`, with \
+                `WWW-Authenticate: Bearer error=\"invalid_token\"`)."
+        }
         403 => {
-            "Refused: a missing or wrong `X-CSRF-Token`, a change requested by another site's page, or not yours to change."
+            "Refused: a missing or wrong `X-CSRF-Token` with the session cookie, a change \
+                requested by another site's page, a token without the scope \
+                (`insufficient_scope`), or not yours to change."
         }
         404 => "There is no such thing.",
         409 => "Conflict: the username is taken.",
@@ -247,8 +303,8 @@ fn describe(status: u16) -> &'static str {
                 `password_too_similar`, `password_all_digits` or `password_unchanged`)."
         }
         429 => {
-            "Too many attempts (failed logins, sign-ups from one address, posts written \
-                or edited by one account): wait for `Retry-After` seconds."
+            "Too many attempts (failed logins or token checks, sign-ups from one address, \
+                posts written or edited by one account): wait for `Retry-After` seconds."
         }
         503 => {
             "Unavailable for now (the database cannot be reached, or too many passwords are \
@@ -260,16 +316,20 @@ fn describe(status: u16) -> &'static str {
 
 impl<S: ErrorSet> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
+        // Any operation may meet a bad bearer token (401), an address with
+        // too many failed token checks (429), and a database that cannot be
+        // reached (503).
+        let mut statuses = S::STATUSES.to_vec();
+        for always in [401, 429, 503] {
+            if !statuses.contains(&always) {
+                statuses.push(always);
+            }
+        }
+        statuses.sort_unstable();
         MetaResponses {
-            // Any operation may meet a database that cannot be reached.
-            responses: S::STATUSES
-                .iter()
-                .chain(if S::STATUSES.contains(&503) {
-                    &[][..]
-                } else {
-                    &[503]
-                })
-                .map(|&status| MetaResponse {
+            responses: statuses
+                .into_iter()
+                .map(|status| MetaResponse {
                     description: describe(status),
                     status: Some(status),
                     status_range: None,
@@ -334,9 +394,33 @@ impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
             Err(err) => return Ok(to_api_error(err, &[]).as_response()),
         };
         match self.0.call(req).await {
-            Ok(resp) => Ok(resp.into_response()),
+            Ok(resp) => Ok(with_final_newline(resp.into_response()).await),
             Err(err) => Ok(to_api_error(err, &body).as_response()),
         }
+    }
+}
+
+/// A JSON answer that ends with a newline, so that `curl` output does not
+/// run into the shell's prompt. poem-openapi writes its payloads without one.
+async fn with_final_newline(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    match body.into_vec().await {
+        Ok(mut bytes) => {
+            if bytes.last() != Some(&b'\n') {
+                bytes.push(b'\n');
+            }
+            Response::from_parts(parts, poem::Body::from_vec(bytes))
+        }
+        Err(e) => ApiError::internal(anyhow::Error::new(e).context("Failed to read a JSON answer"))
+            .as_response(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod objects;
 pub mod posts;
 pub mod session;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -34,11 +35,14 @@ pub enum ApiTags {
     Users,
     /// Everyone's posts.
     Posts,
+    /// Personal access tokens, for scripts (managed with the session cookie only).
+    Tokens,
 }
 
 type Api = (
     session::SessionApi,
     sessions::SessionsApi,
+    tokens::TokensApi,
     users::UsersApi,
     posts::PostsApi,
 );
@@ -48,6 +52,7 @@ fn service() -> OpenApiService<Api, ()> {
         (
             session::SessionApi,
             sessions::SessionsApi,
+            tokens::TokensApi,
             users::UsersApi,
             posts::PostsApi,
         ),
@@ -131,7 +136,11 @@ pub fn routes(docs: Docs) -> impl Endpoint {
         .at("/docs", get(docs_page));
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", get(test_panic));
-    route.nest("/", service()).with(error::ApiErrors).data(docs)
+    route
+        .nest("/", service())
+        .with(auth::BearerTokens)
+        .with(error::ApiErrors)
+        .data(docs)
 }
 
 /// Panics, so that the tests can see a panic in the API answered with its

@@ -10,7 +10,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::{CsrfHeader, Open, Reading, WriteAuth},
     error::{ApiError, Errors, error_set},
     objects::{Omittable, PostObject, PostPage, Text},
 };
@@ -184,6 +184,7 @@ impl PostsApi {
     #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
     async fn list(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         /// The `next` of the previous page.
         before: Query<Option<String>>,
@@ -208,7 +209,7 @@ impl PostsApi {
     #[oai(path = "/posts", method = "post", operation_id = "create_post")]
     async fn create(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         body: Json<NewPost>,
@@ -228,6 +229,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
     async fn get(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         id: Path<String>,
     ) -> Result<PostResponse, Errors<GetErrors>> {
@@ -243,7 +245,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "patch", operation_id = "update_post")]
     async fn update(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,
@@ -266,7 +268,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "delete", operation_id = "delete_post")]
     async fn delete(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,

@@ -14,6 +14,7 @@ mod shapes;
 pub mod signing_keys;
 mod snapshot;
 pub mod target;
+pub mod tokens;
 pub mod users;
 
 pub use reads::Reads;

@@ -5,6 +5,7 @@ pub mod password;
 pub mod post;
 pub mod rate_limit;
 pub mod session;
+pub mod token;
 pub mod user;
 pub mod user_agent;
 pub mod username;

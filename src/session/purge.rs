@@ -32,7 +32,7 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges expired sessions (and throttle counts whose window has ended) every
+/// Purges expired sessions (and expired tokens, and throttle counts whose window has ended) every
 /// `every`, for as long as the server runs.
 pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, every: Duration) {
     // The first round comes one interval after start-up, not at it: a
@@ -47,6 +47,14 @@ pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, ever
             Err(e) => tracing::warn!(
                 "failed to purge expired sessions: {}",
                 crate::db::errors::describe(&e)
+            ),
+        }
+        match crate::tokens::purge_expired(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged expired tokens"),
+            Err(e) => tracing::warn!(
+                "failed to purge expired tokens: {}",
+                crate::telemetry::one_line(e.as_ref())
             ),
         }
         if let Err(e) = throttle.purge(&db).await {

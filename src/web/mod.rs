@@ -15,6 +15,7 @@ pub mod posts;
 pub mod render;
 pub mod sessions;
 pub mod settings;
+pub mod tokens;
 
 use poem::{Endpoint, EndpointExt, Route};
 
@@ -29,6 +30,7 @@ pub fn routes() -> impl Endpoint {
     let route = posts::routes(route);
     let route = sessions::routes(route);
     let route = settings::routes(route);
+    let route = tokens::routes(route);
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", poem::get(test_panic));
     route

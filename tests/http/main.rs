@@ -24,3 +24,4 @@ mod posts;
 mod security;
 mod sessions;
 mod throttle;
+mod tokens;
