@@ -200,6 +200,7 @@ impl Application {
         let app = Route::new()
             .at("/healthz", get(health::healthz))
             .at("/assets/:name", get(assets::serve))
+            .at("/api/docs/:name", get(assets::serve_docs))
             .at("/favicon.ico", get(assets::favicon))
             .nest("/", dynamic)
             .data(self.state)

@@ -483,7 +483,115 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
     }
     ApiError::new(
         status,
-        "error",
+        kind(status.as_u16()),
         status.canonical_reason().unwrap_or("The request failed."),
     )
+}
+
+/// The vocabulary's code for an error of `status` that has no more precise one.
+fn kind(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid",
+        429 => "too_many_requests",
+        503 => "unavailable",
+        _ => "error",
+    }
+}
+
+/// The example of an error answer, for the spec: one kind per status, from
+/// the vocabulary below, narrowed to the code that `operation` really
+/// answers with where it has a more precise one.
+///
+/// | status | code (kind) | more precise codes |
+/// |---|---|---|
+/// | 400 | `bad_request` | `malformed_json`, `bad_parameter`, `bad_cursor` |
+/// | 401 | `unauthenticated` | `invalid_token`, `bad_credentials` |
+/// | 403 | `forbidden` | `csrf_failed`, `csrf_missing`, `insufficient_scope`, `suspended`, `not_yours` |
+/// | 404 | `not_found` | |
+/// | 409 | `conflict` | `username_taken`, `too_many_tokens` |
+/// | 413 | `too_large` | |
+/// | 415 | `unsupported_media_type` | |
+/// | 422 | `invalid` | `password_too_short`, `password_too_long`, `password_too_common`, `password_too_similar`, `password_all_digits`, `password_unchanged` |
+/// | 429 | `too_many_requests` | `too_many_failures`, `too_many_posts` |
+/// | 503 | `unavailable` | |
+pub fn example(status: u16, operation: &str) -> ErrorBody {
+    let (error, message): (&str, String) = match (status, operation) {
+        (400, "list_posts" | "list_user_posts") => (
+            "bad_cursor",
+            "`before` is not a cursor this API gave.".into(),
+        ),
+        (400, _) => (
+            "malformed_json",
+            "The body is not valid JSON: expected value at line 1 column 1".into(),
+        ),
+        (401, "login") => ("bad_credentials", crate::accounts::BAD_CREDENTIALS.into()),
+        (
+            401,
+            "list_posts" | "get_post" | "get_user" | "list_user_posts" | "sign_up" | "csrf_token",
+        ) => ("invalid_token", ApiError::invalid_token().message),
+        (401, _) => ("unauthenticated", ApiError::unauthenticated().message),
+        (403, "login" | "sign_up" | "list_tokens") => (
+            "insufficient_scope",
+            ApiError::insufficient_scope(None).message,
+        ),
+        (403, "update_post" | "delete_post") => {
+            ("not_yours", "Only its author can change this post.".into())
+        }
+        (403, _) => (
+            "csrf_failed",
+            "The X-CSRF-Token header does not match this browser's token (GET /api/session/csrf)."
+                .into(),
+        ),
+        (404, "revoke_session") => ("not_found", "There is no such session of yours.".into()),
+        (404, "revoke_token") => ("not_found", "There is no such token of yours.".into()),
+        (404, "get_user" | "list_user_posts") => {
+            ("not_found", "There is nobody by that name.".into())
+        }
+        (404, _) => ("not_found", "There is no such post.".into()),
+        (409, "create_token") => (
+            "too_many_tokens",
+            crate::tokens::CreateError::too_many_message(50),
+        ),
+        (409, _) => ("username_taken", crate::accounts::USERNAME_TAKEN.into()),
+        (413, _) => ("too_large", BodyTooLarge.to_string()),
+        (415, _) => (
+            "unsupported_media_type",
+            "Send the body as application/json.".into(),
+        ),
+        (422, "sign_up" | "change_password") => (
+            "password_too_common",
+            crate::domain::PasswordError::TooCommon.to_string(),
+        ),
+        (422, "create_token") => ("invalid", crate::tokens::LIFETIME_INVALID.into()),
+        (422, _) => ("invalid", "title: verify failed. maxLength(120)".into()),
+        (429, "sign_up") => (
+            "too_many_requests",
+            crate::accounts::signup_throttled_message(std::time::Duration::from_secs(600)),
+        ),
+        (429, "create_post" | "update_post") => (
+            "too_many_posts",
+            crate::posts::throttled_message(std::time::Duration::from_secs(60)),
+        ),
+        (429, _) => (
+            "too_many_failures",
+            crate::accounts::throttled_message(std::time::Duration::from_secs(600)),
+        ),
+        (503, _) => (
+            "unavailable",
+            "The database cannot be reached at the moment. Please try again in a few seconds."
+                .into(),
+        ),
+        (_, _) => ("bad_request", "The request failed.".into()),
+    };
+    ErrorBody {
+        error: error.to_owned(),
+        message,
+    }
 }

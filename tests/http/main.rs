@@ -11,6 +11,7 @@ mod cli;
 mod compression;
 mod connections;
 mod devices;
+mod explorer;
 mod failures;
 mod inputs;
 mod instances;
