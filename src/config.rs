@@ -920,6 +920,7 @@ mod tests {
         assert!(!s.expire_at_browser_close);
         assert_eq!(s.session_idle_short, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_sessions_per_user, 50);
+        assert_eq!(s.max_tokens_per_user, 50);
         assert_eq!(s.login_max_failures, 5);
         assert_eq!(s.login_max_failures_per_address, 50);
         assert_eq!(s.max_pending_logins, 64);

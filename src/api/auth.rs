@@ -167,7 +167,9 @@ fn register_schemes(registry: &mut Registry) {
             description: Some(
                 "The session cookie that logging in sets (the same as the pages'). \
                  With --secure-cookies its name is __Host-tangerine_session. Calls that \
-                 change something also need the `X-CSRF-Token` header.",
+                 change something also need the `X-CSRF-Token` header. In the explorer, \
+                 log in with `POST /api/session` (Try it out) rather than here: a page \
+                 cannot set a cookie, and the explorer adds the CSRF header itself.",
             ),
             // With --secure-cookies the served spec names the __Host- cookie.
             name: Some(crate::session::COOKIE),

@@ -710,7 +710,9 @@ mod tests {
             assert!(!html.contains("<h1>"), "{html}");
         }
 
-        Migrator::down(&db, Some(1)).await.unwrap();
+        // Down to just before the headings moved, whatever came after.
+        let since = Migrator::migrations().len() as u32 - before_headings_moved;
+        Migrator::down(&db, Some(since)).await.unwrap();
         assert!(html_of(ids[500]).await.starts_with("<h1>Part 500</h1>"));
         db.close().await.unwrap();
     }

@@ -82,6 +82,7 @@ fn valid_body(operation: &str, n: usize) -> Value {
         "login" => json!({"username": "alice", "password": PASSWORD, "remember": true}),
         "create_post" => json!({"title": "Typed", "body": "Typed body"}),
         "update_post" => json!({"title": "Typed again", "body": "Typed body again"}),
+        "create_token" => json!({"name": "typed", "scope": "read", "expires_in_days": 30}),
         "change_password" => {
             json!({"current_password": PASSWORD, "new_password": "another horse battery staple"})
         }
