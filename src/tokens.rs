@@ -24,11 +24,11 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
-    db::tokens::{self, NewToken, TokenRow},
+    db::tokens::{self, NewToken},
     domain::{
         User,
         session::{delta, now},
-        token::{Lifetime, Scope, TokenName, TokenSecret},
+        token::{Lifetime, Scope, Token, TokenName, TokenSecret},
     },
     throttle::{Throttle, Throttled},
 };
@@ -85,7 +85,7 @@ impl CreateError {
 /// A new token: its row, and its secret, which is shown this once.
 #[derive(Debug)]
 pub struct Created {
-    pub token: TokenRow,
+    pub token: Token,
     pub secret: TokenSecret,
 }
 
@@ -136,7 +136,7 @@ pub async fn create(
 }
 
 /// `user`'s live tokens, newest first.
-pub async fn list(db: &DatabaseConnection, user: &User) -> anyhow::Result<Vec<TokenRow>> {
+pub async fn list(db: &DatabaseConnection, user: &User) -> anyhow::Result<Vec<Token>> {
     tokens::list_live_for_user(db, user.id, now())
         .await
         .context("Failed to list tokens")

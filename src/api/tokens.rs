@@ -15,8 +15,7 @@ use super::{
     objects::Text,
 };
 use crate::{
-    db::tokens::TokenRow,
-    domain::token::Scope,
+    domain::token::{Scope, Token},
     startup::AppState,
     tokens::{self, CreateError, TokenInput},
 };
@@ -66,8 +65,8 @@ pub struct TokenObject {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-impl From<TokenRow> for TokenObject {
-    fn from(t: TokenRow) -> Self {
+impl From<Token> for TokenObject {
+    fn from(t: Token) -> Self {
         Self {
             id: t.id,
             name: t.name,

@@ -9,33 +9,24 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::{User, token::Scope},
+    domain::{
+        User,
+        token::{Scope, Token},
+    },
     entities::{api_tokens, users},
 };
 
-/// A token as its owner sees it in a list. Never the secret, nor its hash.
-#[derive(Debug, Clone)]
-pub struct TokenRow {
-    pub id: Uuid,
-    pub name: String,
-    pub scope: Scope,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl From<api_tokens::Model> for TokenRow {
-    fn from(m: api_tokens::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            // Only the two scopes are ever written; anything else reads as
-            // the narrower one.
-            scope: Scope::parse(&m.scope).unwrap_or(Scope::Read),
-            created_at: m.created_at,
-            expires_at: m.expires_at,
-            last_used_at: m.last_used_at,
-        }
+/// A row as the rest of the code sees it: never its secret's hash.
+fn token_of(m: api_tokens::Model) -> Token {
+    Token {
+        id: m.id,
+        name: m.name,
+        // Only the two scopes are ever written; anything else reads as
+        // the narrower one.
+        scope: Scope::parse(&m.scope).unwrap_or(Scope::Read),
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        last_used_at: m.last_used_at,
     }
 }
 
@@ -49,7 +40,7 @@ pub struct NewToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewToken<'_>) -> Result<TokenRow, DbErr> {
+pub async fn create(db: &impl ConnectionTrait, new: NewToken<'_>) -> Result<Token, DbErr> {
     let row = api_tokens::Model {
         id: Uuid::now_v7(),
         secret_hash: new.secret_hash,
@@ -73,7 +64,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken<'_>) -> Result<Toke
     api_tokens::Entity::insert(active)
         .exec_without_returning(db)
         .await?;
-    Ok(row.into())
+    Ok(token_of(row))
 }
 
 /// `user_id`'s tokens that have not expired at `now`, newest first.
@@ -81,7 +72,7 @@ pub async fn list_live_for_user(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Vec<TokenRow>, DbErr> {
+) -> Result<Vec<Token>, DbErr> {
     Ok(api_tokens::Entity::find()
         .filter(api_tokens::Column::UserId.eq(user_id))
         .filter(api_tokens::Column::ExpiresAt.gt(now))
@@ -90,7 +81,7 @@ pub async fn list_live_for_user(
         .all(db)
         .await?
         .into_iter()
-        .map(Into::into)
+        .map(token_of)
         .collect())
 }
 
@@ -111,7 +102,7 @@ pub async fn count_live_for_user(
 /// A token found by its secret's hash, with its owner.
 #[derive(Debug, Clone)]
 pub struct FoundToken {
-    pub token: TokenRow,
+    pub token: Token,
     pub user: User,
 }
 
@@ -151,7 +142,7 @@ pub async fn find_by_secret_hash(
         .one(db)
         .await?;
     Ok(row.map(|r| FoundToken {
-        token: TokenRow {
+        token: Token {
             id: r.id,
             name: r.name,
             scope: Scope::parse(&r.scope).unwrap_or(Scope::Read),

@@ -81,6 +81,19 @@ impl Scope {
     }
 }
 
+/// A token as its owner sees it. Never the secret, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// When it last authenticated a request (recorded at most once per
+    /// refresh interval); `None` if never.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// The lifetimes a token may be given, in days.
 pub const LIFETIMES_DAYS: [u16; 4] = [7, 30, 90, 365];
 

@@ -15,11 +15,10 @@ use super::{
     render::View,
 };
 use crate::{
-    db::tokens::TokenRow,
     domain::{
         User,
         session::now,
-        token::{LIFETIMES_DAYS, Scope},
+        token::{LIFETIMES_DAYS, Scope, Token},
     },
     startup::AppState,
     tokens::{self, CreateError, TokenErrors, TokenInput},
@@ -49,7 +48,7 @@ pub struct TokenView {
 }
 
 impl TokenView {
-    fn new(t: TokenRow) -> Self {
+    fn new(t: Token) -> Self {
         let now = now();
         Self {
             id: t.id.to_string(),

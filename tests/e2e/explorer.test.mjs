@@ -4,6 +4,7 @@
 // and "Authorize" with a bearer token.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { PASSWORD, newContext, suiteWithContextPerTest } from './lib.mjs';
@@ -22,7 +23,7 @@ async function tryOperation(page, id, body) {
   return {
     status: Number((await status.textContent()).trim()),
     body: (await op.locator('.live-responses-table .response-col_description pre').first().textContent()) ?? '',
-    curl: (await op.locator('.curl-command, .request-snippets pre').first().textContent().catch(() => '')) ?? '',
+    curl: (await op.locator('.request-snippets pre, .curl-command pre').first().textContent().catch(() => '')) ?? '',
   };
 }
 
@@ -108,6 +109,9 @@ describe('the API explorer', () => {
     assert.equal(sessions.length, 1, 'scripter\'s one session');
     assert.equal(sessions[0].current, false, 'the token is not a session');
     assert.ok(listed.curl.includes(`Authorization: Bearer ${token}`), `the curl line carries the token: ${listed.curl}`);
+    // The curl line works when pasted into a shell.
+    const pasted = JSON.parse(execFileSync('sh', ['-c', listed.curl], { encoding: 'utf8' }));
+    assert.deepEqual(pasted.map((s) => s.id), sessions.map((s) => s.id));
     const me = await tryOperation(page, 'operations-Session-me');
     assert.equal(me.status, 200);
     assert.match(me.body, /"username": "scripter"/);
