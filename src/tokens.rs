@@ -107,18 +107,8 @@ pub async fn create(
         }));
     };
     let now = now();
-    if max_per_user > 0 {
-        let live = tokens::count_live_for_user(db, user.id, now)
-            .await
-            .context("Failed to count tokens")?;
-        if live >= u64::from(max_per_user) {
-            return Err(CreateError::TooMany {
-                limit: max_per_user,
-            });
-        }
-    }
     let secret = TokenSecret::generate().context("Failed to make a token secret")?;
-    let token = tokens::create(
+    let made = tokens::create_within_limit(
         db,
         NewToken {
             secret_hash: secret.hash(),
@@ -128,9 +118,15 @@ pub async fn create(
             now,
             expires_at: lifetime.expires_at(now),
         },
+        (max_per_user > 0).then_some(max_per_user),
     )
     .await
     .context("Failed to store a token")?;
+    let Some(token) = made else {
+        return Err(CreateError::TooMany {
+            limit: max_per_user,
+        });
+    };
     tracing::info!(token = %token.id, scope = scope.as_str(), "token created");
     Ok(Created { token, secret })
 }

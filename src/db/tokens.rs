@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
-    Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -85,18 +86,38 @@ pub async fn list_live_for_user(
         .collect())
 }
 
-/// How many of `user_id`'s tokens have not expired at `now`.
-pub async fn count_live_for_user(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    api_tokens::Entity::find()
-        .filter(api_tokens::Column::UserId.eq(user_id))
-        .filter(api_tokens::Column::ExpiresAt.gt(now))
-        .count(db)
-        .await
+/// Inserts `new` unless its owner already holds `max` live tokens (`None`:
+/// no limit); `None` when refused. The owner's row is locked first (a write
+/// to it, in the transaction), so that tokens made at once for one person
+/// take turns: each counts what the others made, and the limit holds.
+pub async fn create_within_limit(
+    db: &DatabaseConnection,
+    new: NewToken<'_>,
+    max: Option<u32>,
+) -> Result<Option<Token>, DbErr> {
+    let txn = db.begin().await?;
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::CredentialEpoch,
+            Expr::col(users::Column::CredentialEpoch).into(),
+        )
+        .filter(users::Column::Id.eq(new.user_id))
+        .exec(&txn)
+        .await?;
+    if let Some(max) = max {
+        let live = api_tokens::Entity::find()
+            .filter(api_tokens::Column::UserId.eq(new.user_id))
+            .filter(api_tokens::Column::ExpiresAt.gt(new.now))
+            .count(&txn)
+            .await?;
+        if live >= u64::from(max) {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+    }
+    let token = create(&txn, new).await?;
+    txn.commit().await?;
+    Ok(Some(token))
 }
 
 /// A token found by its secret's hash, with its owner.

@@ -478,6 +478,34 @@ async fn the_number_of_tokens_is_bounded_by_the_flag() {
 }
 
 #[tokio::test]
+async fn tokens_made_at_once_never_exceed_the_limit() {
+    let app = spawn_app_with(&["--max-tokens-per-user", "3"]).await;
+    app.api_user("alice").await;
+    let csrf = app.api_csrf().await;
+    let attempts = (0..12).map(|i| {
+        let req = app
+            .client
+            .post(app.url("/api/tokens"))
+            .header("X-CSRF-Token", csrf.clone())
+            .json(&json!({"name": format!("burst {i}"), "scope": "read", "expires_in_days": 7}));
+        async move { req.send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let made = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert_eq!(made, 3, "exactly the limit: {statuses:?}");
+    assert_eq!(app.count("api_tokens").await, made as i64);
+}
+
+#[tokio::test]
 async fn failed_token_checks_count_against_the_per_address_login_limit() {
     let app = spawn_app_with(&["--login-max-failures-per-address", "3"]).await;
     app.api_user("alice").await;
