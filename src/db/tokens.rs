@@ -99,7 +99,7 @@ pub async fn create_within_limit(
     users::Entity::update_many()
         .col_expr(
             users::Column::CredentialEpoch,
-            Expr::col(users::Column::CredentialEpoch).into(),
+            Expr::col(users::Column::CredentialEpoch),
         )
         .filter(users::Column::Id.eq(new.user_id))
         .exec(&txn)
