@@ -780,3 +780,23 @@ async fn the_tokens_page_needs_a_login() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(location(&resp).unwrap().starts_with("/login"));
 }
+
+#[tokio::test]
+async fn expired_tokens_are_not_listed_and_are_purged() {
+    let app = spawn_app().await;
+    app.api_user("alice").await;
+    let (expired, _) = make_token(&app, "read").await;
+    let (live, _) = make_token(&app, "read").await;
+    expire(&app, &expired).await;
+    let listed: Value = app.get("/api/tokens").await.json().await.unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [live.as_str()]);
+    assert!(!app.get_text("/sessions").await.contains(&expired));
+    assert_eq!(tangerine::tokens::purge_expired(&app.db).await.unwrap(), 1);
+    assert_eq!(app.count("api_tokens").await, 1);
+}
