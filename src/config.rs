@@ -231,6 +231,11 @@ pub struct Settings {
     #[arg(long, env = "TANGERINE_MAX_SESSIONS_PER_USER", default_value = "50", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_sessions_per_user: u32,
 
+    /// Live personal access tokens a person may hold; creating one beyond
+    /// is refused (409) until one is revoked or expires. 0 turns the limit off.
+    #[arg(long, env = "TANGERINE_MAX_TOKENS_PER_USER", default_value = "50")]
+    pub max_tokens_per_user: u32,
+
     /// Failed logins allowed per username (and per device that has logged
     /// in to the account before) within the login window; further attempts
     /// get 429 until the window passes. 0 turns the limit off.
@@ -727,6 +732,10 @@ impl Settings {
                 "--max-sessions-per-user",
                 self.max_sessions_per_user.to_string(),
             ),
+            (
+                "--max-tokens-per-user",
+                self.max_tokens_per_user.to_string(),
+            ),
             ("--login-max-failures", self.login_max_failures.to_string()),
             (
                 "--login-max-failures-per-address",
@@ -1026,6 +1035,7 @@ mod tests {
         assert!(!s.expire_at_browser_close);
         assert_eq!(s.session_idle_short, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_sessions_per_user, 50);
+        assert_eq!(s.max_tokens_per_user, 50);
         assert_eq!(s.login_max_failures, 5);
         assert_eq!(s.login_max_failures_per_address, 50);
         assert_eq!(s.max_pending_logins, 64);

@@ -23,7 +23,7 @@ use crate::{
     services::passwords::PasswordHasher,
     services::sessions::purge,
     services::throttle::Throttle,
-    services::{moderation::Moderation, posts::Posts, sessions::Sessions},
+    services::{moderation::Moderation, posts::Posts, sessions::Sessions, tokens::Tokens},
     state::AppState,
     store::{self, IfMissing, Store, Target},
 };
@@ -140,6 +140,10 @@ impl Application {
                 ),
                 sessions: Sessions::new(store.clone()),
                 moderation: Moderation::new(store.clone()),
+                tokens: Tokens::new(
+                    store.clone(),
+                    Throttle::new(store.clone(), settings.limits()),
+                ),
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
                 templates,
@@ -189,6 +193,7 @@ impl Application {
         let app = Route::new()
             .at("/healthz", get(health::healthz))
             .at("/assets/:name", get(assets::serve))
+            .at("/api/docs/:name", get(assets::serve_docs))
             .at("/favicon.ico", get(assets::favicon))
             .nest("/", dynamic)
             .with(Failures::new(self.state.templates.clone()))

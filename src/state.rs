@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::{
     config::Settings,
     http::web::{cards::Cards, templates::Templates},
-    services::{accounts::Accounts, moderation::Moderation, posts::Posts, sessions::Sessions},
+    services::{
+        accounts::Accounts, moderation::Moderation, posts::Posts, sessions::Sessions,
+        tokens::Tokens,
+    },
 };
 
 #[derive(Clone)]
@@ -18,6 +21,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// What staff do: roles, suspensions, removals, reports, invites, the log.
     pub moderation: Moderation,
+    /// Personal access tokens, and the check of a bearer token.
+    pub tokens: Tokens,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
     pub settings: Arc<Settings>,

@@ -7,6 +7,7 @@ pub mod rate_limit;
 pub mod role;
 pub mod session;
 pub mod signup;
+pub mod token;
 pub mod user;
 pub mod user_agent;
 pub mod username;

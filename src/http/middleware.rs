@@ -254,8 +254,8 @@ img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Headers that every response carries. Documents (HTML, and SVG, which can
-/// hold script) get the Content-Security-Policy; a response that set its own
-/// (the API explorer) keeps it. Other types leave it out: browsers apply it
+/// hold script) get the Content-Security-Policy, the API explorer included
+/// (its scripts and styles are assets too). Other types leave it out: browsers apply it
 /// to the viewer they show an image or a JSON file in, whose own inline
 /// styles it would then block.
 pub struct SecurityHeaders {

@@ -7,3 +7,4 @@ pub mod passwords;
 pub mod posts;
 pub mod sessions;
 pub mod throttle;
+pub mod tokens;

@@ -61,6 +61,8 @@ impl Moderation {
         let at = now();
         store::moderation::suspend(&txn, target.user.id, reason.as_deref(), at).await?;
         store::moderation::delete_sessions(&txn, target.user.id).await?;
+        // Its API tokens end too; reinstating does not bring them back.
+        store::tokens::delete_all_for_user(&txn, target.user.id).await?;
         store::moderation::log(
             &txn,
             LogEntry {

@@ -98,7 +98,7 @@ impl Throttle {
             if let Some(ip) = client_ip {
                 push(
                     &mut keys,
-                    format!("login-address:{}", address_key(ip)),
+                    address_login_key(ip),
                     self.limits.login_failures_per_address,
                 );
             }
@@ -137,6 +137,55 @@ impl Throttle {
         take(self.store.pool(), &keys).await
     }
 
+    /// Whether API token checks from `client_ip` are refused for now: the
+    /// address has used up its failed logins (`Throttled`). Checked before a
+    /// token is looked up; takes nothing.
+    pub async fn token_check(
+        &self,
+        client_ip: Option<IpAddr>,
+    ) -> anyhow::Result<Result<(), Throttled>> {
+        let (Some(ip), Some(limit)) = (client_ip, self.limits.login_failures_per_address.limit())
+        else {
+            return Ok(Ok(()));
+        };
+        let key = address_login_key(ip);
+        let now = now();
+        let full = rate_limits::full_until(
+            self.store.pool(),
+            &Take {
+                key: &key,
+                max: limit.count,
+                window_ms: i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX),
+            },
+            now,
+        )
+        .await
+        .context("Failed to check the failed-login count")?;
+        Ok(match full {
+            None => Ok(()),
+            Some(window_ends_ms) => Err(throttled_until(window_ends_ms, now)),
+        })
+    }
+
+    /// Counts a failed API token check against `client_ip`, like a failed
+    /// login from that address.
+    pub async fn token_failure(&self, client_ip: Option<IpAddr>) -> anyhow::Result<()> {
+        let mut keys = Vec::new();
+        if let Some(ip) = client_ip {
+            push(
+                &mut keys,
+                address_login_key(ip),
+                self.limits.login_failures_per_address,
+            );
+        }
+        // A full count stays full: nothing more to record.
+        take(self.store.pool(), &keys).await.map(|taken| {
+            if let Ok(slots) = taken {
+                slots.keep();
+            }
+        })
+    }
+
     /// Gives `slots` back: the attempt succeeded, or did not count.
     pub async fn give_back(&self, slots: Slots) -> anyhow::Result<()> {
         rate_limits::give_back(self.store.pool(), &slots.0)
@@ -171,6 +220,19 @@ fn user_key(username: &str) -> String {
     format!("login-user:{name}")
 }
 
+/// The key failed logins (and failed token checks) count under per address.
+fn address_login_key(ip: IpAddr) -> String {
+    format!("login-address:{}", address_key(ip))
+}
+
+fn throttled_until(window_ends_ms: i64, now: chrono::DateTime<chrono::Utc>) -> Throttled {
+    let wait_ms = window_ends_ms.saturating_sub(now.timestamp_millis());
+    let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
+    Throttled {
+        retry_after: whole_seconds(wait),
+    }
+}
+
 fn push(keys: &mut Vec<(String, RateLimit)>, key: String, setting: LimitSetting) {
     if let Some(limit) = setting.limit() {
         keys.push((key, limit));
@@ -198,13 +260,7 @@ async fn take(
         .context("Failed to count an attempt")?;
     Ok(match outcome {
         Outcome::Taken(taken) => Ok(Slots(taken)),
-        Outcome::Full { window_ends_ms } => {
-            let wait_ms = window_ends_ms.saturating_sub(now.timestamp_millis());
-            let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-            Err(Throttled {
-                retry_after: whole_seconds(wait),
-            })
-        }
+        Outcome::Full { window_ends_ms } => Err(throttled_until(window_ends_ms, now)),
     })
 }
 

@@ -157,6 +157,28 @@ pub async fn give_back(db: &impl ConnectionTrait, taken: &[Taken]) -> Result<(),
     Ok(())
 }
 
+/// Whether `take.key` has no slot left at `now`, without taking one: the
+/// end of its window (ms since 1970) when full. For checks that cost a slot
+/// only when they fail (a wrong API token), so that a full key refuses them
+/// before any work.
+pub async fn full_until(
+    db: &impl ConnectionTrait,
+    take: &Take<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    let sql = "SELECT window_ends_ms FROM rate_limits \
+               WHERE key = $1 AND window_ends_ms > $2 AND used >= $3";
+    let values: Vec<Value> = vec![
+        take.key.into(),
+        millis(now).into(),
+        i64::from(take.max).into(),
+    ];
+    match db.query_one_raw(statement(db, sql, values)).await? {
+        Some(row) => Ok(Some(row.try_get_by_index::<i64>(0)?)),
+        None => Ok(None),
+    }
+}
+
 /// Forgets keys whose window ended before `now`; returns how many.
 pub async fn delete_ended(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let sql = "DELETE FROM rate_limits WHERE window_ends_ms <= $1";

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Property-based run of the whole JSON API from its own spec (schemathesis),
-# against a real server on a fresh database: once logged out, once logged in.
+# against a real server on a fresh database: once logged out, once logged in
+# with the session cookie, and once with a bearer token (a write token).
 # Fails on any server error or any answer that breaks the spec.
 #
 #   tests/fuzz/schemathesis.sh [DATABASE_URL]     # default: a fresh SQLite file
@@ -54,11 +55,21 @@ printf '%s\n' "correct horse battery" \
 curl -sf -o /dev/null -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' -d "$USER_JSON" "$BASE/api/session"
 TOKEN=$(curl -sf -c "$JAR" -b "$JAR" "$BASE/api/session/csrf" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 COOKIE=$(awk -F'\t' 'NF>=7 { sub(/^#HttpOnly_/, "", $1); if ($1 !~ /^#/) printf "%s%s=%s", (n++ ? "; " : ""), $6, $7 }' "$JAR")
+# A write token, made now: the cookie run below may fill the person's quota.
+BEARER=$(curl -sf -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' -H "X-CSRF-Token: $TOKEN" \
+  -d '{"name":"schemathesis","scope":"write","expires_in_days":7}' "$BASE/api/tokens" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 # Logging in or out, or ending a session, could end the very session the run
 # uses: those are covered by the logged-out run and the HTTP tests.
 run -H "Cookie: $COOKIE" -H "X-CSRF-Token: $TOKEN" --exclude-operation-id login --exclude-operation-id logout --exclude-operation-id revoke_session
 curl -sf -o /dev/null -b "$JAR" "$BASE/api/me" || { echo "the session died during the run" >&2; exit 1; }
 curl -sf -o /dev/null -b "$JAR" "$BASE/api/admin/log" || { echo "the admin lost their role during the run" >&2; exit 1; }
+
+echo "== schemathesis, with a bearer token ($DB_URL)"
+# Every operation, login and logout included: a token may not log in or out,
+# end sessions or manage tokens (403), so nothing here can end the run's token.
+run -H "Authorization: Bearer $BEARER"
+curl -sf -o /dev/null -H "Authorization: Bearer $BEARER" "$BASE/api/me" || { echo "the token died during the run" >&2; exit 1; }
 
 echo "== schemathesis, logged out ($DB_URL)"
 run

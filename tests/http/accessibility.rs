@@ -84,6 +84,7 @@ async fn every_page_has_one_h1_first_no_skipped_levels_and_its_landmarks() {
         "/sessions".into(),
         "/settings".into(),
         "/settings/password".into(),
+        "/settings/tokens".into(),
         format!("/posts/{}", uuid::Uuid::now_v7()),
     ] {
         let html = app.get_text(&path).await;

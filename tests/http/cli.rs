@@ -104,7 +104,7 @@ async fn switch_environment_variables_accept_true_false_1_and_0() {
     }
 }
 
-const MIGRATIONS: [&str; 10] = [
+const MIGRATIONS: [&str; 11] = [
     "m20261129_000001_create_users",
     "m20261129_000002_create_sessions",
     "m20261129_000003_create_signing_keys",
@@ -115,6 +115,7 @@ const MIGRATIONS: [&str; 10] = [
     "m20261203_000008_create_rate_limits",
     "m20261204_000009_render_headings_below_titles",
     "m20261205_000010_add_roles_and_moderation",
+    "m20261207_000012_create_api_tokens",
 ];
 
 /// `migrate` says which migrations it applied, one a line, or that none
@@ -855,7 +856,7 @@ async fn the_start_up_log_tells_an_operator_what_runs() {
     has(&log, &applied);
     has(
         &log,
-        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --login-max-failures 5, --login-max-failures-per-address 50, --login-window 15m, --max-pending-logins 64, --password-min-length 8, --signup-limit 10/1h, --post-limit 30/10m, --signups open, --invite-lifetime 7d, --public-moderation-log true, --max-connections 768, --idle-timeout 30s, --header-timeout 10s, --body-timeout 30s",
+        "security: --secure-cookies off, --trust-proxy off, --expire-at-browser-close off, --session-idle 14d, --session-idle-short 12h, --session-max-age 30d, --session-refresh 1m, --max-sessions-per-user 50, --max-tokens-per-user 50, --login-max-failures 5, --login-max-failures-per-address 50, --login-window 15m, --max-pending-logins 64, --password-min-length 8, --signup-limit 10/1h, --post-limit 30/10m, --signups open, --invite-lifetime 7d, --public-moderation-log true, --max-connections 768, --idle-timeout 30s, --header-timeout 10s, --body-timeout 30s",
     );
     has(
         &log,

@@ -86,6 +86,7 @@ fn valid_body(operation: &str, n: usize) -> Value {
         "admin_set_role" => json!({"role": "member"}),
         "admin_resolve_report" => json!({"action": "dismiss"}),
         "report_post" => json!({"reason": "typed"}),
+        "create_token" => json!({"name": "typed", "scope": "read", "expires_in_days": 30}),
         "change_password" => {
             json!({"current_password": PASSWORD, "new_password": "another horse battery staple"})
         }

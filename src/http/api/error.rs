@@ -54,6 +54,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// What failed on the server's side, for the request's log line.
     pub failure: Option<ServerFailure>,
+    /// The `WWW-Authenticate` challenge of a refused bearer token.
+    pub challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -64,6 +66,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             failure: None,
+            challenge: None,
         }
     }
 
@@ -71,8 +74,41 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Log in first.")
+    /// 401: nobody is logged in (no live session, no token).
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Log in first, or send a token as `Authorization: Bearer tgr_…`.",
+        )
+    }
+
+    /// 401 with `WWW-Authenticate`: the bearer token is malformed, unknown,
+    /// revoked or expired.
+    pub fn invalid_token() -> Self {
+        Self {
+            challenge: Some(r#"Bearer error="invalid_token""#),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The token is not valid: it is malformed, unknown, revoked or expired.",
+            )
+        }
+    }
+
+    /// 403 with `WWW-Authenticate`: the token may not do this; `need` is
+    /// the scope that may (none: only the session cookie may).
+    pub fn insufficient_scope(need: Option<crate::domain::token::Scope>) -> Self {
+        let message = match need {
+            Some(scope) => format!("This needs a token with the scope `{}`.", scope.as_str()),
+            None => "Tokens cannot manage tokens, sessions or the password, nor log in or out: \
+                     use the session cookie."
+                .to_owned(),
+        };
+        Self {
+            challenge: Some(r#"Bearer error="insufficient_scope""#),
+            ..Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+        }
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
@@ -190,12 +226,26 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        let mut resp = poem::web::Json(self.body().to_json()).into_response();
-        resp.set_status(self.status);
+        let mut body = self
+            .body()
+            .to_json()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        body.push('\n');
+        let mut resp = Response::builder()
+            .status(self.status)
+            .content_type("application/json; charset=utf-8")
+            .body(body);
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
                 poem::http::HeaderValue::from(secs),
+            );
+        }
+        if let Some(challenge) = self.challenge {
+            resp.headers_mut().insert(
+                poem::http::header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static(challenge),
             );
         }
         if let Some(failure) = &self.failure {
@@ -235,9 +285,15 @@ impl<S: ErrorSet> From<Errors<S>> for poem::Error {
 fn describe(status: u16) -> &'static str {
     match status {
         400 => "Malformed: the JSON, a parameter or a cursor could not be read.",
-        401 => "Not logged in: no live session.",
+        401 => {
+            "Not logged in: no live session and no token (`unauthenticated`); or a bearer \
+                token that is malformed, unknown, revoked or expired (`invalid_token`, with \
+                `WWW-Authenticate: Bearer error=\"invalid_token\"`)."
+        }
         403 => {
-            "Refused: a missing or wrong `X-CSRF-Token`, a change requested by another site's page, or not yours to change."
+            "Refused: a missing or wrong `X-CSRF-Token` with the session cookie, a change \
+                requested by another site's page, a token without the scope \
+                (`insufficient_scope`), or not yours to change."
         }
         404 => "There is no such thing.",
         409 => "Conflict: the username is taken.",
@@ -249,8 +305,8 @@ fn describe(status: u16) -> &'static str {
                 `password_too_similar`, `password_all_digits` or `password_unchanged`)."
         }
         429 => {
-            "Too many attempts (failed logins, sign-ups from one address, posts written \
-                or edited by one account): wait for `Retry-After` seconds."
+            "Too many attempts (failed logins or token checks, sign-ups from one address, \
+                posts written or edited by one account): wait for `Retry-After` seconds."
         }
         503 => {
             "Unavailable for now (the database cannot be reached, or too many passwords are \
@@ -262,16 +318,20 @@ fn describe(status: u16) -> &'static str {
 
 impl<S: ErrorSet> ApiResponse for Errors<S> {
     fn meta() -> MetaResponses {
+        // Any operation may meet a bad bearer token (401), an address with
+        // too many failed token checks (429), and a database that cannot be
+        // reached (503).
+        let mut statuses = S::STATUSES.to_vec();
+        for always in [401, 429, 503] {
+            if !statuses.contains(&always) {
+                statuses.push(always);
+            }
+        }
+        statuses.sort_unstable();
         MetaResponses {
-            // Any operation may meet a database that cannot be reached.
-            responses: S::STATUSES
-                .iter()
-                .chain(if S::STATUSES.contains(&503) {
-                    &[][..]
-                } else {
-                    &[503]
-                })
-                .map(|&status| MetaResponse {
+            responses: statuses
+                .into_iter()
+                .map(|status| MetaResponse {
                     description: describe(status),
                     status: Some(status),
                     status_range: None,
@@ -336,9 +396,33 @@ impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
             Err(err) => return Ok(to_api_error(err, &[]).as_response()),
         };
         match self.0.call(req).await {
-            Ok(resp) => Ok(resp.into_response()),
+            Ok(resp) => Ok(with_final_newline(resp.into_response()).await),
             Err(err) => Ok(to_api_error(err, &body).as_response()),
         }
+    }
+}
+
+/// A JSON answer that ends with a newline, so that `curl` output does not
+/// run into the shell's prompt. poem-openapi writes its payloads without one.
+async fn with_final_newline(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    match body.into_vec().await {
+        Ok(mut bytes) => {
+            if bytes.last() != Some(&b'\n') {
+                bytes.push(b'\n');
+            }
+            Response::from_parts(parts, poem::Body::from_vec(bytes))
+        }
+        Err(e) => ApiError::internal(anyhow::Error::new(e).context("Failed to read a JSON answer"))
+            .as_response(),
     }
 }
 
@@ -401,7 +485,123 @@ fn to_api_error(err: poem::Error, body: &[u8]) -> ApiError {
     }
     ApiError::new(
         status,
-        "error",
+        kind(status.as_u16()),
         status.canonical_reason().unwrap_or("The request failed."),
     )
+}
+
+/// The vocabulary's code for an error of `status` that has no more precise one.
+fn kind(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid",
+        429 => "too_many_requests",
+        503 => "unavailable",
+        _ => "error",
+    }
+}
+
+/// The example of an error answer, for the spec: one kind per status, from
+/// the vocabulary below, narrowed to the code that `operation` really
+/// answers with where it has a more precise one.
+///
+/// | status | code (kind) | more precise codes |
+/// |---|---|---|
+/// | 400 | `bad_request` | `malformed_json`, `bad_parameter`, `bad_cursor` |
+/// | 401 | `unauthenticated` | `invalid_token`, `bad_credentials` |
+/// | 403 | `forbidden` | `csrf_failed`, `csrf_missing`, `insufficient_scope`, `suspended`, `not_yours` |
+/// | 404 | `not_found` | |
+/// | 409 | `conflict` | `username_taken`, `too_many_tokens` |
+/// | 413 | `too_large` | |
+/// | 415 | `unsupported_media_type` | |
+/// | 422 | `invalid` | `password_too_short`, `password_too_long`, `password_too_common`, `password_too_similar`, `password_all_digits`, `password_unchanged` |
+/// | 429 | `too_many_requests` | `too_many_failures`, `too_many_posts` |
+/// | 503 | `unavailable` | |
+pub fn example(status: u16, operation: &str) -> ErrorBody {
+    let (error, message): (&str, String) = match (status, operation) {
+        (400, "list_posts" | "list_user_posts") => (
+            "bad_cursor",
+            "`before` is not a cursor this API gave.".into(),
+        ),
+        (400, _) => (
+            "malformed_json",
+            "The body is not valid JSON: expected value at line 1 column 1".into(),
+        ),
+        (401, "login") => (
+            "bad_credentials",
+            crate::services::accounts::BAD_CREDENTIALS.into(),
+        ),
+        (
+            401,
+            "list_posts" | "get_post" | "get_user" | "list_user_posts" | "sign_up" | "csrf_token",
+        ) => ("invalid_token", ApiError::invalid_token().message),
+        (401, _) => ("unauthenticated", ApiError::unauthenticated().message),
+        (403, "login" | "sign_up" | "list_tokens") => (
+            "insufficient_scope",
+            ApiError::insufficient_scope(None).message,
+        ),
+        (403, "update_post" | "delete_post") => {
+            ("not_yours", "Only its author can change this post.".into())
+        }
+        (403, _) => (
+            "csrf_failed",
+            "The X-CSRF-Token header does not match this browser's token (GET /api/session/csrf)."
+                .into(),
+        ),
+        (404, "revoke_session") => ("not_found", "There is no such session of yours.".into()),
+        (404, "revoke_token") => ("not_found", "There is no such token of yours.".into()),
+        (404, "get_user" | "list_user_posts") => {
+            ("not_found", "There is nobody by that name.".into())
+        }
+        (404, _) => ("not_found", "There is no such post.".into()),
+        (409, "create_token") => (
+            "too_many_tokens",
+            crate::services::tokens::CreateError::too_many_message(50),
+        ),
+        (409, _) => (
+            "username_taken",
+            crate::services::accounts::USERNAME_TAKEN.into(),
+        ),
+        (413, _) => ("too_large", BodyTooLarge.to_string()),
+        (415, _) => (
+            "unsupported_media_type",
+            "Send the body as application/json.".into(),
+        ),
+        (422, "sign_up" | "change_password") => (
+            "password_too_common",
+            crate::domain::PasswordError::TooCommon.to_string(),
+        ),
+        (422, "create_token") => ("invalid", crate::services::tokens::LIFETIME_INVALID.into()),
+        (422, _) => ("invalid", "title: verify failed. maxLength(120)".into()),
+        (429, "sign_up") => (
+            "too_many_requests",
+            crate::services::accounts::signup_throttled_message(std::time::Duration::from_secs(
+                600,
+            )),
+        ),
+        (429, "create_post" | "update_post") => (
+            "too_many_posts",
+            crate::services::posts::throttled_message(std::time::Duration::from_secs(60)),
+        ),
+        (429, _) => (
+            "too_many_failures",
+            crate::services::accounts::throttled_message(std::time::Duration::from_secs(600)),
+        ),
+        (503, _) => (
+            "unavailable",
+            "The database cannot be reached at the moment. Please try again in a few seconds."
+                .into(),
+        ),
+        (_, _) => ("bad_request", "The request failed.".into()),
+    };
+    ErrorBody {
+        error: error.to_owned(),
+        message,
+    }
 }

@@ -8,23 +8,17 @@ pub mod objects;
 pub mod posts;
 pub mod session;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Context;
-use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler,
-    http::{HeaderValue, header},
-    web::Data,
-};
+use poem::{Endpoint, EndpointExt, Response, Route, get, handler, http::header, web::Data};
 use poem_openapi::{OpenApiService, Tags};
 
-/// The explorer page inlines Swagger UI's script and styles, so it gets a
-/// policy of its own; every other page keeps the strict one.
-const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
-style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+use crate::state::AppState;
+use error::ApiError;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -39,11 +33,14 @@ pub enum ApiTags {
     /// posts, reports and the moderation log. Each operation names the roles
     /// it needs; anyone else gets 403.
     Admin,
+    /// Personal access tokens, for scripts (managed with the session cookie only).
+    Tokens,
 }
 
 type Api = (
     session::SessionApi,
     sessions::SessionsApi,
+    tokens::TokensApi,
     users::UsersApi,
     posts::PostsApi,
     admin::AdminApi,
@@ -54,6 +51,7 @@ fn service() -> OpenApiService<Api, ()> {
         (
             session::SessionApi,
             sessions::SessionsApi,
+            tokens::TokensApi,
             users::UsersApi,
             posts::PostsApi,
             admin::AdminApi,
@@ -63,11 +61,16 @@ fn service() -> OpenApiService<Api, ()> {
     )
     .summary("A self-hosted posting board")
     .description(
-        "The JSON API of Tangerine. It uses the same sessions as the pages: log in \
-         with `POST /api/session` (or in the browser) and the session cookie \
-         authenticates both. Calls that change something also need the \
-         `X-CSRF-Token` header, from `GET /api/session/csrf`. Errors are always \
-         `{\"error\": code, \"message\": text}`.",
+        "The JSON API of Tangerine. Two ways to authenticate. A personal access \
+         token (made at `/settings/tokens`), sent as `Authorization: Bearer tgr_…`: \
+         no cookie, no CSRF header; a `read` token may call every reading \
+         operation, a `write` token everything but managing tokens, sessions and \
+         the password. Or the same session cookie as the pages: log in with \
+         `POST /api/session` (or in the browser); calls that change something then \
+         also need the `X-CSRF-Token` header, from `GET /api/session/csrf` (this \
+         explorer adds it by itself). Errors are always \
+         `{\"error\": code, \"message\": text}`, with `code` from the vocabulary \
+         in the README; every JSON answer ends with a newline.",
     )
     .server("/api")
 }
@@ -83,34 +86,55 @@ pub fn spec_json(cookie_name: &str) -> anyhow::Result<String> {
     )) {
         scheme["name"] = cookie_name.into();
     }
+    add_error_examples(&mut spec);
     serde_json::to_string_pretty(&spec).context("Failed to write the spec")
 }
 
-/// What `/api/openapi.json` and `/api/docs` serve: the spec made at
-/// start-up, the explorer page (1.6 MB of inlined Swagger UI) on its first
-/// visit, so that an instance nobody explores never holds it.
+/// Gives every declared error answer an example of its own kind (see
+/// [`error::example`]): poem-openapi's responses carry only the schema,
+/// whose one example would otherwise stand for every status.
+fn add_error_examples(spec: &mut serde_json::Value) {
+    let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for op in item.values_mut() {
+            let operation = op["operationId"].as_str().unwrap_or_default().to_owned();
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Ok(status) = status.parse::<u16>() else {
+                    continue;
+                };
+                if status < 400 {
+                    continue;
+                }
+                let body = error::example(status, &operation);
+                if let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut()) {
+                    for media in content.values_mut() {
+                        media["example"] = serde_json::json!({
+                            "error": body.error,
+                            "message": body.message,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What `/api/openapi.json` serves: the spec made at start-up.
 #[derive(Clone)]
 pub struct Docs {
     spec: Arc<str>,
-    explorer: Arc<OnceLock<String>>,
 }
 
 impl Docs {
     pub fn new(cookie_name: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            spec: spec_json(cookie_name)?.into(),
-            explorer: Arc::default(),
-        })
-    }
-
-    fn explorer(&self) -> &str {
-        self.explorer.get_or_init(|| {
-            let generated = service();
-            // The page embeds the generated spec; give it the served one.
-            generated
-                .swagger_ui_html()
-                .replacen(&generated.spec(), &self.spec, 1)
-        })
+        let mut spec = spec_json(cookie_name)?;
+        spec.push('\n');
+        Ok(Self { spec: spec.into() })
     }
 }
 
@@ -121,24 +145,38 @@ fn openapi_json(Data(docs): Data<&Docs>) -> Response {
         .body(docs.spec.to_string())
 }
 
+const EXPLORER: &str = "pages/api/docs.html";
+
+/// The explorer: Swagger UI's page, from a template, with its script and
+/// styles as ordinary assets (`/api/docs/…`), under the site's strict
+/// Content-Security-Policy like every other page.
 #[handler]
-fn docs_page(Data(docs): Data<&Docs>) -> Response {
-    let mut resp = poem::web::Html(docs.explorer().to_owned()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCS_CSP),
-    );
-    resp
+fn docs_page(Data(state): Data<&AppState>) -> poem::Result<Response> {
+    let html = state
+        .templates
+        .render(EXPLORER, minijinja::context! {})
+        .map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("Failed to render the explorer"))
+        })?;
+    Ok(Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(html))
 }
 
 /// Everything under `/api`.
 pub fn routes(docs: Docs) -> impl Endpoint {
     let route = Route::new()
         .at("/openapi.json", get(openapi_json))
-        .at("/docs", get(docs_page));
+        .at("/docs", get(docs_page))
+        .at("/docs/", get(docs_page));
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", get(test_panic));
-    route.nest("/", service()).with(error::ApiErrors).data(docs)
+    route
+        .nest("/", service())
+        .with(auth::BearerTokens)
+        .with(error::ApiErrors)
+        .data(docs)
 }
 
 /// Panics, so that the tests can see a panic in the API answered with its

@@ -10,7 +10,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::{CsrfHeader, Open, Reading, WriteAuth},
     error::{ApiError, Errors, error_set},
     objects::{Omittable, PostObject, PostPage, Text},
 };
@@ -184,6 +184,7 @@ impl PostsApi {
     #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
     async fn list(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         /// The `next` of the previous page.
         before: Query<Option<String>>,
@@ -211,7 +212,7 @@ impl PostsApi {
     #[oai(path = "/posts", method = "post", operation_id = "create_post")]
     async fn create(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         body: Json<NewPost>,
@@ -234,6 +235,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
     async fn get(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         id: Path<String>,
     ) -> Result<PostResponse, Errors<GetErrors>> {
@@ -247,7 +249,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "patch", operation_id = "update_post")]
     async fn update(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,
@@ -273,7 +275,7 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "delete", operation_id = "delete_post")]
     async fn delete(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,

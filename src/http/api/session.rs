@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::{CookieOnly, CsrfHeader, Open, ReadAuth, Reading, SessionAuth},
     error::{ApiError, Errors, error_set},
     objects::{Omittable, Text, UserObject},
 };
@@ -70,6 +70,7 @@ error_set! {
     LoginErrors = [400, 401, 403, 413, 415, 422, 429, 503];
     LogoutErrors = [401, 403];
     MeErrors = [401];
+    CsrfErrors = [];
 }
 
 #[derive(ApiResponse)]
@@ -122,6 +123,7 @@ impl SessionApi {
     #[oai(path = "/session", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        _auth: Open<CookieOnly>,
         state: Data<&AppState>,
         req: &Request,
         session: Session,
@@ -185,10 +187,14 @@ impl SessionApi {
     /// The token this browser's pages carry. Calls that change something with
     /// the session cookie must send it in `X-CSRF-Token`.
     #[oai(path = "/session/csrf", method = "get", operation_id = "csrf_token")]
-    async fn csrf(&self, csrf: Csrf) -> CsrfResponse {
-        CsrfResponse::Ok(Json(CsrfTokenObject {
+    async fn csrf(
+        &self,
+        _auth: Open<Reading>,
+        csrf: Csrf,
+    ) -> Result<CsrfResponse, Errors<CsrfErrors>> {
+        Ok(CsrfResponse::Ok(Json(CsrfTokenObject {
             token: csrf.token(),
-        }))
+        })))
     }
 
     /// Change your password
@@ -240,7 +246,7 @@ impl SessionApi {
 
     /// Who am I
     #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: SessionAuth) -> Result<MeResponse, Errors<MeErrors>> {
+    async fn me(&self, auth: ReadAuth) -> Result<MeResponse, Errors<MeErrors>> {
         Ok(MeResponse::Ok(Json(auth.0.into())))
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::{CsrfHeader, ReadAuth, SessionAuth},
     error::{ApiError, Errors, error_set},
 };
 use crate::{
@@ -84,7 +84,7 @@ impl SessionsApi {
     #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
     async fn list(
         &self,
-        auth: SessionAuth,
+        auth: ReadAuth,
         state: poem::web::Data<&AppState>,
         session: Session,
     ) -> Result<ListResponse, Errors<ListErrors>> {

@@ -10,6 +10,7 @@ use poem_openapi::{
 
 use super::{
     ApiTags,
+    auth::{Open, Reading, Writing},
     error::{ApiError, Errors, error_set},
     objects::{Omittable, PostPage, Text, UserObject},
     posts::{cursor, post_error},
@@ -94,6 +95,7 @@ impl UsersApi {
     #[oai(path = "/users", method = "post", operation_id = "sign_up")]
     async fn sign_up(
         &self,
+        _auth: Open<Writing>,
         state: Data<&AppState>,
         req: &Request,
         body: Json<SignupRequest>,
@@ -141,6 +143,7 @@ impl UsersApi {
     #[oai(path = "/users/:username", method = "get", operation_id = "get_user")]
     async fn get_user(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         username: Path<String>,
     ) -> Result<UserResponse, Errors<UserErrors>> {
@@ -166,6 +169,7 @@ impl UsersApi {
     )]
     async fn list_user_posts(
         &self,
+        _auth: Open<Reading>,
         state: Data<&AppState>,
         username: Path<String>,
         /// The `next` of the previous page.

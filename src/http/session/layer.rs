@@ -383,13 +383,26 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let state = self.manager.load(&req).await.map_err(unexpected)?;
+        // A request with an API token is not a browser's: its session
+        // cookie, if any, is neither read nor refreshed, renewed or set.
+        let by_token = crate::http::api::auth::is_bearer_api_request(&req);
+        let state = if by_token {
+            State {
+                client: client::info(&req, self.manager.trust_proxy),
+                ..State::finished()
+            }
+        } else {
+            self.manager.load(&req).await.map_err(unexpected)?
+        };
         let session = Session {
             state: Arc::new(std::sync::Mutex::new(state)),
             manager: self.manager.clone(),
         };
         req.extensions_mut().insert(session.clone());
         let mut resp = self.inner.call(req).await?.into_response();
+        if by_token {
+            return Ok(resp);
+        }
         let state = {
             let mut guard = session.lock();
             std::mem::replace(&mut *guard, State::finished())

@@ -11,10 +11,17 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 struct Asset {
+    /// Where it is served: `/assets/` or, for the API explorer's, `/api/docs/`.
+    dir: &'static str,
     name: &'static str,
     content_type: &'static str,
     bytes: &'static [u8],
 }
+
+/// The site's assets are served under this path.
+const SITE: &str = "/assets/";
+/// The API explorer's, under this one: beside the page that loads them.
+const DOCS: &str = "/api/docs/";
 
 /// htmx 2.0.11, from the `htmx.org` npm package (`dist/htmx.min.js`),
 /// sha256 d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717.
@@ -22,34 +29,72 @@ pub const HTMX: &str = "htmx-2.0.11.min.js";
 
 const ASSETS: &[Asset] = &[
     Asset {
+        dir: SITE,
         name: "theme.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../../../assets/theme.css"),
     },
     Asset {
+        dir: SITE,
         name: "noscript.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../../../assets/noscript.css"),
     },
     Asset {
+        dir: SITE,
         name: HTMX,
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../../assets/htmx-2.0.11.min.js"),
     },
     Asset {
+        dir: SITE,
         name: "tangerine.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../../assets/tangerine.js"),
     },
     Asset {
+        dir: SITE,
         name: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../../assets/favicon.svg"),
     },
     Asset {
+        dir: SITE,
         name: "favicon.ico",
         content_type: "image/x-icon",
         bytes: include_bytes!("../../../assets/favicon.ico"),
+    },
+    // Swagger UI 5.35.0 from the npm package `swagger-ui-dist`, unchanged
+    // (assets/swagger-ui/README.md has the checksums), and our start-up.
+    Asset {
+        dir: DOCS,
+        name: "swagger-ui-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../../assets/swagger-ui/swagger-ui-bundle.js"),
+    },
+    Asset {
+        dir: DOCS,
+        name: "swagger-ui.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../../assets/swagger-ui/swagger-ui.css"),
+    },
+    Asset {
+        dir: DOCS,
+        name: "LICENSE",
+        content_type: "text/plain; charset=utf-8",
+        bytes: include_bytes!("../../../assets/swagger-ui/LICENSE"),
+    },
+    Asset {
+        dir: DOCS,
+        name: "api-docs.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../../assets/api-docs.js"),
+    },
+    Asset {
+        dir: DOCS,
+        name: "api-docs.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../../assets/api-docs.css"),
     },
 ];
 
@@ -75,24 +120,30 @@ fn find(name: &str) -> Option<(&'static Asset, &'static str)> {
 /// for good and still change the moment the file does.
 pub fn url(name: &str) -> String {
     match find(name) {
-        Some((asset, version)) => format!("/assets/{}?v={version}", asset.name),
+        Some((asset, version)) => format!("{}{}?v={version}", asset.dir, asset.name),
         None => format!("/assets/{name}"),
     }
 }
 
 #[handler]
 pub fn serve(Path(name): Path<String>, req: &Request) -> Response {
-    respond(&name, req)
+    respond(SITE, &name, req)
+}
+
+/// The API explorer's assets, under `/api/docs/`.
+#[handler]
+pub fn serve_docs(Path(name): Path<String>, req: &Request) -> Response {
+    respond(DOCS, &name, req)
 }
 
 /// Browsers ask for `/favicon.ico` on their own.
 #[handler]
 pub fn favicon(req: &Request) -> Response {
-    respond("favicon.ico", req)
+    respond(SITE, "favicon.ico", req)
 }
 
-fn respond(name: &str, req: &Request) -> Response {
-    let Some((asset, version)) = find(name) else {
+fn respond(dir: &str, name: &str, req: &Request) -> Response {
+    let Some((asset, version)) = find(name).filter(|(a, _)| a.dir == dir) else {
         return Response::builder()
             .status(StatusCode::NOT_FOUND)
             .content_type("text/plain; charset=utf-8")
@@ -131,5 +182,10 @@ mod tests {
         let u = url("theme.css");
         assert!(u.starts_with("/assets/theme.css?v="), "{u}");
         assert_eq!(u.len(), "/assets/theme.css?v=".len() + 12);
+        let docs = url("swagger-ui-bundle.js");
+        assert!(
+            docs.starts_with("/api/docs/swagger-ui-bundle.js?v="),
+            "{docs}"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod result;
 pub mod sessions;
 pub mod settings;
 pub mod templates;
+pub mod tokens;
 
 use poem::{Endpoint, EndpointExt, Route};
 
@@ -33,6 +34,7 @@ pub fn routes() -> impl Endpoint {
     let route = sessions::routes(route);
     let route = settings::routes(route);
     let route = admin::routes(route);
+    let route = tokens::routes(route);
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", poem::get(test_panic));
     route

@@ -65,6 +65,8 @@ struct ListView {
     sessions: Vec<SessionView>,
     /// The most a person may keep (documented on the page).
     limit: u32,
+    /// The person's tokens, listed too: everything that can act as them.
+    tokens: Vec<super::tokens::TokenView>,
 }
 
 async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<ListView> {
@@ -76,6 +78,7 @@ async fn list_view(view: &View, state: &AppState, user: &User) -> WebResult<List
     Ok(ListView {
         sessions: sessions.into_iter().map(SessionView::new).collect(),
         limit: state.settings.max_sessions_per_user,
+        tokens: super::tokens::token_views(state, user).await?,
     })
 }
 

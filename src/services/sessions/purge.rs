@@ -36,7 +36,7 @@ pub async fn purge_expired(store: &Store) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges expired sessions (and throttle counts whose window has ended) every
+/// Purges expired sessions (and expired tokens, and throttle counts whose window has ended) every
 /// `every`, for as long as the server runs.
 pub async fn purge_periodically(store: Store, throttle: Throttle, every: Duration) {
     // The first round comes one interval after start-up, not at it: a
@@ -51,6 +51,14 @@ pub async fn purge_periodically(store: Store, throttle: Throttle, every: Duratio
             Err(e) => tracing::warn!(
                 "failed to purge expired sessions: {}",
                 crate::store::errors::describe(&e)
+            ),
+        }
+        match crate::services::tokens::purge_expired(&store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "purged expired tokens"),
+            Err(e) => tracing::warn!(
+                "failed to purge expired tokens: {}",
+                crate::telemetry::one_line(e.as_ref())
             ),
         }
         if let Err(e) = throttle.purge().await {
