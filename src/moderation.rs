@@ -13,17 +13,18 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use uuid::Uuid;
 
+pub use crate::db::moderation::{LogAudience, PersonSummary, StoredLogEntry};
 use crate::{
     db::{
         self,
-        moderation::{
-            InviteListing, LogAudience, LogEntry, OpenReport, Person, PersonSummary, ReportInsert,
-            StoredLogEntry,
-        },
+        moderation::{InviteListing, LogEntry, OpenReport, Person, ReportInsert},
         sessions::SessionListing,
     },
     domain::{Role, SessionSecret, User, session::now},
 };
+
+/// How long an invite lives with `--invite-lifetime 0s`.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// The longest reason a suspension, a removal or a report may give.
 pub const REASON_MAX_CHARS: usize = 500;
@@ -543,6 +544,8 @@ pub async fn create_invite(
     require_admin(actor)?;
     let code = SessionSecret::generate().context("Failed to make an invite code")?;
     let at = now();
+    // A lifetime of zero turns expiry off: a hundred years stands for never.
+    let lifetime = if lifetime.is_zero() { NEVER } else { lifetime };
     let expires_at = at + chrono::TimeDelta::from_std(lifetime).context("invite lifetime")?;
     let txn = db.begin().await?;
     let id = db::moderation::insert_invite(

@@ -21,9 +21,10 @@ use super::{
     objects::{Omittable, Text},
 };
 use crate::{
-    db::moderation::{LogAudience, PersonSummary, StoredLogEntry},
     domain::{Role, User},
-    moderation::{self, Actor, ModerationError, Resolution},
+    moderation::{
+        self, Actor, LogAudience, ModerationError, PersonSummary, Resolution, StoredLogEntry,
+    },
     startup::AppState,
 };
 

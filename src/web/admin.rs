@@ -21,9 +21,10 @@ use super::{
     render::View,
 };
 use crate::{
-    db::moderation::{LogAudience, PersonSummary, StoredLogEntry},
     domain::{Role, User, session::now, user_agent},
-    moderation::{self, Actor, ModerationError, Resolution},
+    moderation::{
+        self, Actor, LogAudience, ModerationError, PersonSummary, Resolution, StoredLogEntry,
+    },
     session::Session,
     startup::AppState,
 };
