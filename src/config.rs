@@ -322,8 +322,8 @@ pub struct Settings {
     #[arg(long, env = "TANGERINE_SIGNUPS", default_value = "open", value_parser = signup_mode, value_name = "MODE")]
     pub signups: SignupMode,
 
-    /// An invite link expires this long after it was made.
-    #[arg(long, env = "TANGERINE_INVITE_LIFETIME", default_value = "7d", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    /// An invite link expires this long after it was made (0s: never).
+    #[arg(long, env = "TANGERINE_INVITE_LIFETIME", default_value = "7d", value_parser = duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub invite_lifetime: Duration,
 
     /// Whether anyone may read the moderation log at /moderation (`true` or
@@ -1071,7 +1071,7 @@ mod tests {
         for bad in [
             &["--signups", "sometimes"][..],
             &["--public-moderation-log", "yes"][..],
-            &["--invite-lifetime", "0s"][..],
+            &["--invite-lifetime", "-1d"][..],
         ] {
             let mut argv = vec!["tangerine"];
             argv.extend_from_slice(bad);

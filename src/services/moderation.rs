@@ -340,6 +340,8 @@ impl Moderation {
         require_admin(actor)?;
         let code = SessionSecret::generate().context("Failed to make an invite code")?;
         let at = now();
+        // A lifetime of zero turns expiry off: a hundred years stands for never.
+        let lifetime = if lifetime.is_zero() { NEVER } else { lifetime };
         let expires_at = at + chrono::TimeDelta::from_std(lifetime).context("invite lifetime")?;
         let txn = db.begin().await?;
         let id = store::moderation::insert_invite(
@@ -402,6 +404,9 @@ impl Moderation {
         )
     }
 }
+
+/// How long an invite lives with `--invite-lifetime 0s`.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// The longest reason a suspension, a removal or a report may give.
 pub const REASON_MAX_CHARS: usize = 500;

@@ -400,3 +400,21 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_invite_lifetime_of_zero_never_expires() {
+    let app = spawn_app_with(&["--signups", "invite", "--invite-lifetime", "0s"]).await;
+    create_user(&app, "root", "admin");
+    app.browser.logged_in("root").await;
+    let code = new_invite(&app.browser).await;
+    let page = app.browser.get_text("/admin/invites").await;
+    assert!(page.contains(">live<"), "{page}");
+    let resp = app
+        .new_browser()
+        .api_post(
+            "/api/users",
+            json!({"username": "dave", "password": PASSWORD, "invite": code}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}

@@ -102,9 +102,11 @@ pub struct PersonObject {
     pub username: String,
     pub role: RoleName,
     pub suspended: bool,
+    #[oai(nullable)]
     pub suspension_reason: Option<String>,
     pub joined_at: DateTime<Utc>,
     /// The latest use of any of their sessions still stored.
+    #[oai(nullable)]
     pub last_active_at: Option<DateTime<Utc>>,
     pub posts: i64,
     pub live_sessions: i64,
@@ -130,7 +132,8 @@ impl From<PersonSummary> for PersonObject {
 #[derive(Debug, Clone, Object)]
 pub struct PeoplePage {
     pub people: Vec<PersonObject>,
-    /// Pass as `before` for the next page; absent on the last.
+    /// Pass as `before` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next: Option<String>,
 }
 
@@ -208,10 +211,15 @@ pub struct LogEntryObject {
     pub action: String,
     /// The moderator's name, `[deleted]`, or `command line`.
     pub actor: String,
+    #[oai(nullable)]
     pub target: Option<String>,
+    #[oai(nullable)]
     pub post_id: Option<Uuid>,
+    #[oai(nullable)]
     pub post_title: Option<String>,
+    #[oai(nullable)]
     pub detail: Option<String>,
+    #[oai(nullable)]
     pub reason: Option<String>,
 }
 
@@ -237,7 +245,8 @@ impl From<StoredLogEntry> for LogEntryObject {
 #[derive(Debug, Clone, Object)]
 pub struct LogPage {
     pub entries: Vec<LogEntryObject>,
-    /// Pass as `before` for older entries; absent on the last page.
+    /// Pass as `before` for older entries; null on the last page.
+    #[oai(nullable)]
     pub next: Option<String>,
 }
 
