@@ -9,8 +9,8 @@ use sea_orm::DatabaseConnection;
 use crate::{
     db::{self, users::CreateUserError},
     domain::{
-        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, User,
-        Username, UsernameError, rate_limit,
+        Authenticated, CredentialEpoch, EmailAddress, PasswordError, PasswordInput, PasswordRules,
+        User, Username, UsernameError, rate_limit,
     },
     passwords::{HashError, PasswordHasher},
     throttle::{KnownDevice, Throttle, Throttled},
@@ -23,19 +23,26 @@ pub struct SignupInput<'a> {
     pub password: &'a PasswordInput,
     /// The second copy of the password, where the form asks for one.
     pub password_confirm: Option<&'a PasswordInput>,
+    /// An email address, optional (blank is none); unverified until its
+    /// owner follows the link mailed to it.
+    pub email: Option<&'a str>,
 }
 
 /// Why a sign-up was refused, field by field.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SignupErrors {
     pub username: Option<String>,
+    pub email: Option<String>,
     pub password: Option<PasswordError>,
     pub password_confirm: Option<String>,
 }
 
 impl SignupErrors {
     pub fn is_empty(&self) -> bool {
-        self.username.is_none() && self.password.is_none() && self.password_confirm.is_none()
+        self.username.is_none()
+            && self.email.is_none()
+            && self.password.is_none()
+            && self.password_confirm.is_none()
     }
 }
 
@@ -183,6 +190,12 @@ impl Accounts {
         let username = Username::parse(input.username)
             .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
             .ok();
+        let email = match input.email.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(email) => EmailAddress::parse(email)
+                .map_err(|e| errors.email = Some(e.to_string()))
+                .ok(),
+            None => None,
+        };
         let password = self
             .rules
             .check(input.password.clone(), input.username)
@@ -220,7 +233,7 @@ impl Accounts {
                 });
             }
         };
-        match db::users::create(&self.db, &username, hash).await {
+        match db::users::create(&self.db, &username, hash, email.as_ref()).await {
             Ok(user) => {
                 slots.keep();
                 Ok(Authenticated {

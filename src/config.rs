@@ -47,6 +47,36 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Delete expired sessions, print how many, then exit.
     ClearSessions(DatabaseSettings),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `tangerine user …`: what an operator does to accounts.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Print a one-time password-reset link for account NAME (for a board
+    /// without mail).
+    ResetLink(ResetLinkArgs),
+}
+
+/// The flags of `user reset-link`.
+#[derive(Debug, Clone, Args)]
+pub struct ResetLinkArgs {
+    /// The account's username.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The address people reach the board at, such as `https://board.example`.
+    #[arg(long, env = "TANGERINE_BASE_URL", value_parser = BaseUrl::parse, value_name = "URL")]
+    pub base_url: Option<BaseUrl>,
+
+    /// How long the link works.
+    #[arg(long, env = "TANGERINE_RESET_TOKEN_LIFETIME", default_value = "1h", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub reset_token_lifetime: Duration,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 }
 
 /// What the command line asks for, with the flags that belong to it.
@@ -55,6 +85,18 @@ pub enum Invocation {
     Serve(Box<Settings>),
     Migrate(DatabaseSettings),
     ClearSessions(DatabaseSettings),
+    User(UserInvocation),
+}
+
+/// A `user` subcommand, checked.
+#[derive(Debug)]
+pub enum UserInvocation {
+    ResetLink {
+        name: String,
+        base_url: BaseUrl,
+        lifetime: Duration,
+        database: DatabaseSettings,
+    },
 }
 
 impl Cli {
@@ -92,10 +134,26 @@ impl Cli {
             }
             Some(_) if !before.is_empty() => Err(misplaced(match self.command {
                 Some(Command::Migrate(_)) => "migrate",
+                Some(Command::User(UserCommand::ResetLink(_))) => "user reset-link",
                 _ => "clear-sessions",
             })),
             Some(Command::Migrate(db)) => Ok(Invocation::Migrate(db)),
             Some(Command::ClearSessions(db)) => Ok(Invocation::ClearSessions(db)),
+            Some(Command::User(UserCommand::ResetLink(args))) => {
+                let base_url = args.base_url.ok_or_else(|| {
+                    ConfigError(
+                        "`user reset-link` needs --base-url (or TANGERINE_BASE_URL): the address \
+                         people reach the board at, such as https://board.example"
+                            .to_owned(),
+                    )
+                })?;
+                Ok(Invocation::User(UserInvocation::ResetLink {
+                    name: args.name,
+                    base_url,
+                    lifetime: args.reset_token_lifetime,
+                    database: args.database,
+                }))
+            }
         }
     }
 }
@@ -233,6 +291,71 @@ pub struct Settings {
     /// posts, whatever its `limit` (at least one post; 0: no bound).
     #[arg(long, env = "TANGERINE_API_PAGE_SIZE", default_value = "1MiB", value_parser = byte_size, value_name = "SIZE")]
     pub api_page_size: usize,
+
+    /// The SMTP server mail leaves through: `smtp://USER:PASSWORD@HOST:587`
+    /// (STARTTLS), `smtps://USER:PASSWORD@HOST:465` (TLS), or `smtp://` to a
+    /// loopback address (plain, for a local relay). Without it, mail is
+    /// written as files into --mail-dir.
+    #[arg(
+        long,
+        env = "TANGERINE_SMTP_URL",
+        value_parser = SmtpUrl::from_arg,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of every message, such as `Tangerine <board@example.com>`.
+    #[arg(
+        long,
+        env = "TANGERINE_MAIL_FROM",
+        default_value = "Tangerine <tangerine@localhost>",
+        value_name = "MAILBOX"
+    )]
+    pub mail_from: String,
+
+    /// The address people reach the board at, for links in mail, such as
+    /// `https://board.example` (needed with --smtp-url; without, the
+    /// address Tangerine listens on).
+    #[arg(long, env = "TANGERINE_BASE_URL", value_parser = BaseUrl::parse, value_name = "URL")]
+    pub base_url: Option<BaseUrl>,
+
+    /// Where mail is written as `.eml` files when no --smtp-url is given.
+    #[arg(
+        long,
+        env = "TANGERINE_MAIL_DIR",
+        default_value = "./tangerine-mail/",
+        value_name = "DIR"
+    )]
+    pub mail_dir: std::path::PathBuf,
+
+    /// How long a password-reset link works.
+    #[arg(long, env = "TANGERINE_RESET_TOKEN_LIFETIME", default_value = "1h", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub reset_token_lifetime: Duration,
+
+    /// Password-reset requests per account, as COUNT/DURATION (`5/1h`); 0
+    /// turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_FORGOT_PASSWORD_LIMIT",
+        default_value = "5/1h",
+        value_parser = limit_setting,
+        value_name = "COUNT/DURATION",
+        allow_hyphen_values = true
+    )]
+    pub forgot_password_limit: LimitSetting,
+
+    /// Password-reset requests per client address, as COUNT/DURATION
+    /// (`20/1h`); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_FORGOT_PASSWORD_LIMIT_PER_ADDRESS",
+        default_value = "20/1h",
+        value_parser = limit_setting,
+        value_name = "COUNT/DURATION",
+        allow_hyphen_values = true
+    )]
+    pub forgot_password_limit_per_address: LimitSetting,
 }
 
 /// The flags of every subcommand: which database, and how SQLite writes.
@@ -341,6 +464,153 @@ impl fmt::Display for DatabaseUrl {
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// An SMTP server's URL, which may hold a password: `Debug` and `Display`
+/// star it. Read by [`SmtpUrl::server`] in [`Settings::check`].
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+/// How mail is protected on its way to the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtps://`: TLS from the first byte.
+    Tls,
+    /// `smtp://` to another machine: STARTTLS, required.
+    StartTls,
+    /// `smtp://` to a loopback address: no encryption (a local relay).
+    Plain,
+}
+
+/// An SMTP server, read from [`SmtpUrl`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub security: SmtpSecurity,
+    pub host: String,
+    pub port: u16,
+    /// User name and password, decoded.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SmtpServer({:?} {}:{}{})",
+            self.security,
+            self.host,
+            self.port,
+            if self.credentials.is_some() {
+                " with credentials"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+const SMTP_FORMS: &str = "use smtp://USER:PASSWORD@HOST:587 (STARTTLS), smtps://USER:PASSWORD@HOST:465 (TLS), or smtp://127.0.0.1:PORT for a local relay";
+
+impl SmtpUrl {
+    fn from_arg(s: &str) -> Result<Self, Infallible> {
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The server the URL names, or why it names none (without repeating
+    /// the URL, which may hold a password).
+    pub fn server(&self) -> Result<SmtpServer, ConfigError> {
+        let refuse = |why: &str| ConfigError(format!("--smtp-url {why}; {SMTP_FORMS}"));
+        let url =
+            url::Url::parse(self.0.trim()).map_err(|e| refuse(&format!("cannot be read ({e})")))?;
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(refuse("names no host")),
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let (security, default_port) = match url.scheme() {
+            "smtps" => (SmtpSecurity::Tls, 465),
+            "smtp" if loopback => (SmtpSecurity::Plain, 25),
+            "smtp" => (SmtpSecurity::StartTls, 587),
+            other => return Err(refuse(&format!("has the scheme `{other}:`"))),
+        };
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse(
+                "has a path or query; give only the user, password, host and port",
+            ));
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = match (url.username(), url.password()) {
+            ("", None) => None,
+            (user, Some(password)) => Some((decode(user), decode(password))),
+            (_, None) => return Err(refuse("has a user but no password")),
+        };
+        Ok(SmtpServer {
+            security,
+            host,
+            port: url.port().unwrap_or(default_port),
+            credentials,
+        })
+    }
+}
+
+impl fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::telemetry::redact(&self.0))
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({self})")
+    }
+}
+
+/// The address people reach the board at (`https://board.example`, or
+/// with a path prefix), without a trailing slash: links in mail start with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        const FORMS: &str =
+            "use the address people reach the board at, such as https://board.example";
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("{e}; {FORMS}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("the scheme must be http or https; {FORMS}"));
+        }
+        if url.host().is_none() {
+            return Err(format!("no host; {FORMS}"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("a user or password has no place in it; {FORMS}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("no query or fragment; {FORMS}"));
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// `path` (starting with `/`) under this address.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -470,6 +740,10 @@ pub struct ConfigError(pub String);
 pub struct Checked {
     pub database: Target,
     pub lowered: Vec<String>,
+    /// The SMTP server, when one is configured.
+    pub smtp: Option<SmtpServer>,
+    /// The sender of every message.
+    pub mail_from: lettre::message::Mailbox,
 }
 
 impl Settings {
@@ -499,6 +773,8 @@ impl Settings {
             login_failures_per_address: per_window(self.login_max_failures_per_address),
             signups: self.signup_limit,
             posts: self.post_limit,
+            password_resets: self.forgot_password_limit,
+            password_resets_per_address: self.forgot_password_limit_per_address,
         }
     }
 
@@ -521,8 +797,28 @@ impl Settings {
     /// exceed a bound that was given (see the module's documentation).
     pub fn check(&mut self) -> Result<Checked, ConfigError> {
         let database = self.database.check()?;
+        let smtp = self.smtp_url.as_ref().map(SmtpUrl::server).transpose()?;
+        if smtp.is_some() && self.base_url.is_none() {
+            return Err(ConfigError(
+                "--smtp-url is set but --base-url is not: links in mail need the address people \
+                 reach the board at; give --base-url (or TANGERINE_BASE_URL), such as https://board.example"
+                    .to_owned(),
+            ));
+        }
+        let mail_from = self.mail_from.parse().map_err(|_| {
+            ConfigError(format!(
+                "--mail-from `{}` is not a mailbox; use an address such as board@example.com or \
+                 `Tangerine <board@example.com>`",
+                self.mail_from
+            ))
+        })?;
         let lowered = self.check_session_lifetimes()?;
-        Ok(Checked { database, lowered })
+        Ok(Checked {
+            database,
+            lowered,
+            smtp,
+            mail_from,
+        })
     }
 
     /// A session's lifetimes nest: refresh < idle-short <= idle <= max-age.
@@ -647,6 +943,15 @@ impl Settings {
             ("--idle-timeout", show(self.idle_timeout)),
             ("--header-timeout", show(self.header_timeout)),
             ("--body-timeout", show(self.body_timeout)),
+            ("--reset-token-lifetime", show(self.reset_token_lifetime)),
+            (
+                "--forgot-password-limit",
+                self.forgot_password_limit.to_string(),
+            ),
+            (
+                "--forgot-password-limit-per-address",
+                self.forgot_password_limit_per_address.to_string(),
+            ),
         ]
     }
 }

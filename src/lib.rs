@@ -11,11 +11,15 @@ pub mod db;
 pub mod devices;
 pub mod domain;
 pub mod entities;
+pub mod export;
 pub mod failures;
+pub mod mail;
 pub mod middleware;
+pub mod notices;
 pub mod origin;
 pub mod passwords;
 pub mod posts;
+pub mod recovery;
 pub mod server;
 pub mod session;
 pub mod startup;
@@ -26,7 +30,7 @@ pub mod web;
 use anyhow::Context;
 
 use crate::{
-    config::{ConfigError, DatabaseSettings, Invocation},
+    config::{ConfigError, DatabaseSettings, Invocation, UserInvocation},
     db::{IfMissing, Target},
 };
 
@@ -117,6 +121,43 @@ pub async fn run(invocation: Invocation) -> Result<(), RunError> {
             println!("{deleted}");
             Ok(())
         }
+        Invocation::User(UserInvocation::ResetLink {
+            name,
+            base_url,
+            lifetime,
+            database,
+        }) => {
+            let (target, db) = open(&database, IfMissing::Refuse).await?;
+            require_migrated(&db, &target).await?;
+            let link = recovery::reset_link_for(&db, &name, &base_url, lifetime)
+                .await
+                .map_err(|e| match e {
+                    recovery::ResetLinkError::NoSuchAccount(_) => {
+                        RunError::Other(anyhow::anyhow!("{e}"))
+                    }
+                    recovery::ResetLinkError::Unexpected(e) => RunError::Other(e),
+                })?;
+            println!("{link}");
+            Ok(())
+        }
+    }
+}
+
+/// Refuses to work on a schema older than this version's.
+async fn require_migrated(
+    db: &sea_orm::DatabaseConnection,
+    target: &Target,
+) -> Result<(), RunError> {
+    let pending = db::pending_migrations(db)
+        .await
+        .map_err(|e| RunError::database("read the applied migrations", target, &e))?;
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::NotMigrated {
+            target: target.to_string(),
+            pending: pending.len(),
+        })
     }
 }
 

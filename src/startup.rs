@@ -12,14 +12,16 @@ use crate::{
     accounts::Accounts,
     api,
     compress::Compression,
-    config::{ConfigError, ListenAddr, Settings},
+    config::{BaseUrl, ConfigError, ListenAddr, Settings},
     cookies::CookiePolicy,
     csrf::{CsrfKey, CsrfLayer},
     db::{self, IfMissing, Reads, Target},
     devices::DeviceCookies,
     failures::Failures,
+    mail::{Delivery, Mailer},
     middleware::{DecodablePaths, RequestLog, SecurityHeaders},
     passwords::PasswordHasher,
+    recovery::{Recovery, RecoveryParts},
     server,
     session::{SessionConfig, SessionLayer, SessionManager, purge},
     throttle::Throttle,
@@ -44,6 +46,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// The limits counted in the database (here: posting).
     pub throttle: Throttle,
+    /// Email addresses, password resets, notices, export and deletion.
+    pub recovery: Recovery,
     pub settings: Arc<Settings>,
 }
 
@@ -139,6 +143,39 @@ impl Application {
             );
         }
 
+        let base = match &settings.base_url {
+            Some(base) => base.clone(),
+            None => BaseUrl::parse(&url).map_err(|e| {
+                anyhow::anyhow!("Failed to read the listening address {url} as a URL: {e}")
+            })?,
+        };
+        let mailer = match &checked.smtp {
+            Some(server) => {
+                tracing::info!("mail: through {server:?}");
+                Mailer::start(checked.mail_from.clone(), Delivery::Smtp(server))?
+            }
+            None => {
+                tracing::info!(
+                    "mail: written as files into {} (no --smtp-url)",
+                    settings.mail_dir.display()
+                );
+                Mailer::start(
+                    checked.mail_from.clone(),
+                    Delivery::Files(&settings.mail_dir),
+                )?
+            }
+        };
+        let hasher = PasswordHasher::per_cpu(settings.max_pending_logins as usize);
+        let recovery = Recovery::new(RecoveryParts {
+            db: db.clone(),
+            hasher: hasher.clone(),
+            throttle: Throttle::new(settings.limits()),
+            rules: settings.password_rules(),
+            mailer,
+            base,
+            reset_lifetime: settings.reset_token_lifetime,
+        });
+
         Ok(Self {
             listener,
             addr,
@@ -148,11 +185,12 @@ impl Application {
                 reads,
                 accounts: Accounts::new(
                     db.clone(),
-                    PasswordHasher::per_cpu(settings.max_pending_logins as usize),
+                    hasher,
                     Throttle::new(settings.limits()),
                     settings.password_rules(),
                 ),
                 throttle: Throttle::new(settings.limits()),
+                recovery,
                 settings: Arc::new(settings),
             },
             sessions,

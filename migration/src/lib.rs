@@ -21,6 +21,7 @@ mod m20261129_000006_create_login_failures;
 mod m20261203_000007_add_credential_epochs;
 mod m20261203_000008_create_rate_limits;
 mod m20261204_000009_render_headings_below_titles;
+mod m20261206_000011_add_emails_and_recovery;
 
 use std::marker::PhantomData;
 
@@ -50,6 +51,7 @@ impl<R: BodyRenderer> MigratorTrait for Migrator<R> {
             Box::new(m20261203_000007_add_credential_epochs::Migration),
             Box::new(m20261203_000008_create_rate_limits::Migration),
             Box::new(m20261204_000009_render_headings_below_titles::Migration::<R>::new()),
+            Box::new(m20261206_000011_add_emails_and_recovery::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod objects;
 pub mod posts;
+pub mod recovery;
 pub mod session;
 pub mod sessions;
 pub mod users;
@@ -41,6 +42,7 @@ type Api = (
     sessions::SessionsApi,
     users::UsersApi,
     posts::PostsApi,
+    recovery::RecoveryApi,
 );
 
 fn service() -> OpenApiService<Api, ()> {
@@ -50,6 +52,7 @@ fn service() -> OpenApiService<Api, ()> {
             sessions::SessionsApi,
             users::UsersApi,
             posts::PostsApi,
+            recovery::RecoveryApi,
         ),
         "Tangerine",
         env!("CARGO_PKG_VERSION"),

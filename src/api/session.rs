@@ -129,13 +129,15 @@ impl SessionApi {
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
         let state = state.0;
         let password = PasswordInput::new(body.0.password.0);
+        let device = session.known_device(body.0.username.as_str());
+        let new_device = device.is_none();
         let attempt = state
             .accounts
             .log_in(LoginAttempt {
                 username: body.0.username.as_str(),
                 password: &password,
                 client_ip: client::ip(req, state.settings.trust_proxy),
-                device: session.known_device(body.0.username.as_str()),
+                device,
             })
             .await;
         match attempt {
@@ -145,6 +147,10 @@ impl SessionApi {
                     .login(&who, remember)
                     .await
                     .map_err(ApiError::from)?;
+                if new_device {
+                    let client = client::info(req, state.settings.trust_proxy);
+                    state.recovery.new_login(&who.user, &client);
+                }
                 Ok(LoginResponse::Ok(Json(who.user.into())))
             }
             Err(LoginError::InvalidCredentials) => Err(ApiError::new(
@@ -203,6 +209,7 @@ impl SessionApi {
         auth: SessionAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
+        req: &Request,
         session: Session,
         body: Json<PasswordChangeRequest>,
     ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
@@ -218,6 +225,8 @@ impl SessionApi {
             Ok(epoch) => {
                 session.renew_secret(epoch).await.map_err(ApiError::from)?;
                 session.end_others().await.map_err(ApiError::from)?;
+                let client = client::info(req, state.settings.trust_proxy);
+                state.recovery.password_changed(&auth.0, &client);
                 Ok(PasswordResponse::Changed)
             }
             // The wrong current password first: it is what the caller must fix.

@@ -11,7 +11,7 @@ use poem_openapi::{
 use super::{
     ApiTags,
     error::{ApiError, Errors, error_set},
-    objects::{PostPage, Text, UserObject},
+    objects::{Omittable, PostPage, Text, UserObject},
     posts::{cursor, post_error},
 };
 use crate::{
@@ -35,6 +35,11 @@ pub struct SignupRequest {
     /// taken whole; not a common password, not like the username, not all
     /// digits. A refusal names its rule in `error`.
     pub password: Text,
+    /// An email address for password resets and security notices,
+    /// optional; unverified until its owner follows the link mailed to it.
+    /// Never shown to anyone else.
+    #[oai(validator(max_length = 254))]
+    pub email: Omittable<Text>,
 }
 
 impl Example for SignupRequest {
@@ -42,6 +47,7 @@ impl Example for SignupRequest {
         Self {
             username: "alice".into(),
             password: "correct horse battery".into(),
+            email: Omittable(Some("alice@example.com".into())),
         }
     }
 }
@@ -97,10 +103,12 @@ impl UsersApi {
             username: body.0.username.as_str(),
             password: &password,
             password_confirm: None,
+            email: body.0.email.0.as_ref().map(|e| e.as_str()),
         };
         let client_ip = client::ip(req, state.settings.trust_proxy);
         match state.accounts.sign_up(input, client_ip).await {
             Ok(who) => {
+                state.recovery.send_verification(&who.user).await?;
                 let location = format!("/api/users/{}", who.user.username);
                 Ok(SignupResponse::Created(Json(who.user.into()), location))
             }
@@ -110,9 +118,9 @@ impl UsersApi {
             Err(SignupError::Invalid(errors)) => Err(match (errors.username, errors.password) {
                 (Some(username), _) => ApiError::unprocessable(username),
                 (None, Some(rule)) => ApiError::password(rule),
-                (None, None) => {
-                    ApiError::unprocessable(errors.password_confirm.unwrap_or_default())
-                }
+                (None, None) => ApiError::unprocessable(
+                    errors.email.or(errors.password_confirm).unwrap_or_default(),
+                ),
             }
             .into()),
             Err(SignupError::Throttled { retry_after }) => {

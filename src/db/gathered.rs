@@ -252,7 +252,7 @@ mod tests {
         let scratch = db::ScratchPostgres::new().await?;
         let pool = db::connect(&scratch.url).await.unwrap();
         db::migrate(&pool).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
+        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into(), None)
             .await
             .unwrap();
         Some((scratch, pool, alice))

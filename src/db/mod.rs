@@ -9,6 +9,7 @@ mod inline;
 pub mod posts;
 pub mod rate_limits;
 pub mod reads;
+pub mod recovery;
 pub mod sessions;
 mod shapes;
 pub mod signing_keys;
@@ -671,7 +672,7 @@ mod tests {
         Migrator::up(&db, Some(before_headings_moved))
             .await
             .unwrap();
-        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into())
+        let author = users::create(&db, &Username::parse("alice").unwrap(), "x".into(), None)
             .await
             .unwrap();
         let txn = db.begin().await.unwrap();

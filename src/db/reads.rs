@@ -209,10 +209,10 @@ mod tests {
         assert!(inline.is_inline());
         assert!(!through_pool.is_inline());
 
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
+        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into(), None)
             .await
             .unwrap();
-        let bob = users::create(&pool, &Username::parse("bob").unwrap(), "x".into())
+        let bob = users::create(&pool, &Username::parse("bob").unwrap(), "x".into(), None)
             .await
             .unwrap();
         let start = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
@@ -339,7 +339,7 @@ mod tests {
         db::migrate(&pool).await.unwrap();
         let reads = Reads::new(pool.clone(), url);
         let elsewhere = db::connect(url).await.unwrap();
-        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into())
+        let alice = users::create(&pool, &Username::parse("alice").unwrap(), "x".into(), None)
             .await
             .unwrap();
         let now = Utc::now();
@@ -449,9 +449,14 @@ mod tests {
 
         // A commit to another table moves the snapshot too: read again.
         hit().await;
-        users::create(&elsewhere, &Username::parse("bob").unwrap(), "x".into())
-            .await
-            .unwrap();
+        users::create(
+            &elsewhere,
+            &Username::parse("bob").unwrap(),
+            "x".into(),
+            None,
+        )
+        .await
+        .unwrap();
         let at = seen().await;
         let before = queries();
         assert_eq!(

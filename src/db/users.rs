@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    domain::{CredentialEpoch, User, Username, session::now},
+    domain::{CredentialEpoch, EmailAddress, User, Username, session::now},
     entities::users,
 };
 
@@ -25,6 +25,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     username: &Username,
     password_hash: String,
+    email: Option<&EmailAddress>,
 ) -> Result<User, CreateUserError> {
     let id = Uuid::now_v7();
     let row = users::ActiveModel {
@@ -33,6 +34,8 @@ pub async fn create(
         password_hash: Set(password_hash),
         created_at: Set(now()),
         credential_epoch: Set(CredentialEpoch::FIRST.0),
+        email: Set(email.map(|e| e.as_str().to_owned())),
+        verified_email: Set(None),
     };
     match users::Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(User {

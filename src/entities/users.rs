@@ -10,6 +10,10 @@ pub struct Model {
     pub password_hash: String,
     pub created_at: DateTimeUtc,
     pub credential_epoch: i64,
+    /// The address as its owner typed it, verified or not.
+    pub email: Option<String>,
+    /// The same address lowercased, once verified (unique).
+    pub verified_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,7 +32,8 @@ pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges expired sessions (and throttle counts whose window has ended) every
+/// Purges expired sessions (and expired reset and verification tokens, and
+/// throttle counts whose window has ended) every
 /// `every`, for as long as the server runs.
 pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, every: Duration) {
     // The first round comes one interval after start-up, not at it: a
@@ -48,6 +49,12 @@ pub async fn purge_periodically(db: DatabaseConnection, throttle: Throttle, ever
                 "failed to purge expired sessions: {}",
                 crate::db::errors::describe(&e)
             ),
+        }
+        if let Err(e) = crate::db::recovery::delete_expired_tokens(&db, now()).await {
+            tracing::warn!(
+                "failed to purge expired account tokens: {}",
+                crate::db::errors::describe(&e)
+            );
         }
         if let Err(e) = throttle.purge(&db).await {
             tracing::warn!(

@@ -1,7 +1,7 @@
 //! Settings: the page that lists them, and changing the password.
 
 use poem::{
-    IntoResponse, Route, get, handler,
+    IntoResponse, Request, Route, get, handler,
     http::StatusCode,
     web::{Data, Form},
 };
@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
+    client,
     domain::PasswordInput,
     startup::AppState,
 };
@@ -89,6 +90,7 @@ struct PasswordForm {
 #[handler]
 async fn change_password(
     view: View,
+    req: &Request,
     CurrentUser(user): CurrentUser,
     Data(state): Data<&AppState>,
     Form(form): Form<PasswordForm>,
@@ -109,6 +111,8 @@ async fn change_password(
         Ok(epoch) => {
             view.session().renew_secret(epoch).await?;
             let ended = view.session().end_others().await?;
+            let client = client::info(req, state.settings.trust_proxy);
+            state.recovery.password_changed(&user, &client);
             let noun = if ended == 1 {
                 "session was"
             } else {

@@ -104,7 +104,7 @@ async fn switch_environment_variables_accept_true_false_1_and_0() {
     }
 }
 
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     "m20261129_000001_create_users",
     "m20261129_000002_create_sessions",
     "m20261129_000003_create_signing_keys",
@@ -114,6 +114,7 @@ const MIGRATIONS: [&str; 9] = [
     "m20261203_000007_add_credential_epochs",
     "m20261203_000008_create_rate_limits",
     "m20261204_000009_render_headings_below_titles",
+    "m20261206_000011_add_emails_and_recovery",
 ];
 
 /// `migrate` says which migrations it applied, one a line, or that none

@@ -132,6 +132,8 @@ async fn main() -> anyhow::Result<()> {
         login_failures_per_address: LimitSetting::Off,
         signups: LimitSetting::Off,
         posts: LimitSetting::Off,
+        password_resets: LimitSetting::Off,
+        password_resets_per_address: LimitSetting::Off,
     });
     let accounts = Accounts::new(
         db.clone(),
@@ -145,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             username,
             password: &password,
             password_confirm: None,
+            email: None,
         };
         accounts
             .sign_up(input, None)
