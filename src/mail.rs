@@ -18,7 +18,10 @@ use std::{
 use anyhow::Context;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, header::ContentType},
+    message::{
+        Body, Mailbox,
+        header::{ContentTransferEncoding, ContentType},
+    },
     transport::smtp::authentication::Credentials,
 };
 use tokio::sync::mpsc;
@@ -172,13 +175,30 @@ fn build(from: &Mailbox, mail: &Mail) -> anyhow::Result<Message> {
         .to
         .parse()
         .context("Failed to read the recipient's address")?;
+    // Plain 7-bit text where it can be (ASCII, lines under 998 bytes), so
+    // that links stay whole on one line for people and scripts alike;
+    // quoted-printable otherwise.
+    let body = seven_bit(&mail.body).unwrap_or_else(|| Body::new(mail.body.clone()));
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
         .header(ContentType::TEXT_PLAIN)
-        .body(mail.body.clone())
+        .body(body)
         .context("Failed to build a message")
+}
+
+/// `text` as a 7-bit body with CRLF line ends, if it can be one: ASCII
+/// without NUL or bare CR, each line at most 998 bytes (RFC 5322).
+fn seven_bit(text: &str) -> Option<Body> {
+    let fits = text.is_ascii()
+        && !text.contains('\0')
+        && !text.contains('\r')
+        && text.lines().all(|line| line.len() <= 998);
+    fits.then(|| {
+        let crlf = text.replace('\n', "\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+    })
 }
 
 /// Delivers `message`; says where it went.

@@ -161,7 +161,9 @@ async fn export(
     Data(state): Data<&AppState>,
 ) -> WebResult {
     let document = state.recovery.export(&user, view.session().id()).await?;
-    let body = serde_json::to_vec_pretty(&document)
+    // Written as the API writes it, so that both give the same document.
+    let json = poem_openapi::types::ToJSON::to_json(&document).unwrap_or_default();
+    let body = serde_json::to_vec_pretty(&json)
         .map_err(|e| anyhow::Error::new(e).context("Failed to write an export"))?;
     let filename = format!(
         "tangerine-{}-{}.json",

@@ -5,12 +5,14 @@
 mod helpers;
 
 mod accessibility;
+mod account_deletion;
 mod accounts;
 mod api;
 mod cli;
 mod compression;
 mod connections;
 mod devices;
+mod email;
 mod failures;
 mod inputs;
 mod instances;
@@ -21,6 +23,7 @@ mod pages;
 mod password;
 mod posting;
 mod posts;
+mod recovery;
 mod security;
 mod sessions;
 mod throttle;
