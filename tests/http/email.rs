@@ -37,7 +37,7 @@ async fn without_smtp_a_sign_up_with_an_address_writes_an_eml_with_its_verificat
     );
     let link = link_in(&mails[0], "/email/verify/");
     assert!(
-        mails[0].contains(&format!("http://127.0.0.1:")),
+        mails[0].contains("http://127.0.0.1:"),
         "links start with the address served"
     );
 
