@@ -469,3 +469,152 @@ async fn serving_with_smtp_but_no_base_url_exits_2_naming_base_url_without_the_p
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_reset_form_posts_from_its_no_referrer_page_as_browsers_send_it() {
+    let app = spawn_app().await;
+    app.verified_user("alice", "alice@example.com", &app.mail_dir)
+        .await;
+    app.submit("/password/forgot", &[("login", "alice")]).await;
+    let mail = wait_for_mail(&app.mail_dir, "/password/reset/").await;
+    let link = link_in(&mail, "/password/reset/");
+    let token = app.csrf_token().await;
+    let form = [
+        ("new_password", NEW),
+        ("new_password_confirm", NEW),
+        ("csrf_token", token.as_str()),
+    ];
+    // Another site's page (or a sandboxed frame) is refused…
+    let resp = app
+        .client
+        .post(app.url(&link))
+        .header("Origin", "null")
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // …while the page itself, whose policy makes the browser write
+    // `Origin: null`, is not.
+    let resp = app
+        .client
+        .post(app.url(&link))
+        .header("Origin", "null")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+}
+
+/// Runs the binary with `args`, signs `alice` up with an address, and
+/// returns its log once a line containing `until` appeared (or 20 s passed).
+async fn log_of_a_signup_with_email(args: &[&str], until: &str) -> String {
+    use std::io::BufRead;
+    let database = TestDatabase::fresh().await;
+    let mut child = std::process::Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--database-url", &database.url])
+        .args(args)
+        .env("RUST_LOG", "trace")
+        .env_remove("TANGERINE_BASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let address = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a start-up line");
+        log.push(line.clone());
+        if let Some(address) = serving_address(&line) {
+            break address;
+        }
+    };
+    let browser = Browser::new(address);
+    let resp = browser
+        .submit(
+            "/signup",
+            &[
+                ("username", "alice"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !log.iter().any(|l| l.contains(until)) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            log.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log.join("\n")
+}
+
+#[tokio::test]
+async fn the_log_names_the_mail_file_but_never_the_link_inside_it() {
+    let dir = std::env::temp_dir().join(format!(
+        "tangerine-mail-log-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let dir_text = dir.display().to_string();
+    let log = log_of_a_signup_with_email(&["--mail-dir", &dir_text], "mail written to").await;
+    let mails = mails_in(&dir);
+    assert_eq!(mails.len(), 1, "{log}");
+    let link = link_in(&mails[0], "/email/verify/");
+    let token = link.trim_start_matches("/email/verify/");
+    let line = log
+        .lines()
+        .find(|l| l.contains("mail written to"))
+        .unwrap_or_else(|| panic!("no line names the file:\n{log}"));
+    assert!(line.contains(&dir_text) && line.contains(".eml"), "{line}");
+    assert!(!log.contains(token), "the token leaked into:\n{log}");
+    assert!(
+        !log.contains("alice@example.com"),
+        "the address leaked into:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_smtp_password_and_the_link_stay_out_of_the_log_when_delivery_fails() {
+    // Port 9 on this machine refuses: every delivery fails and is retried.
+    let log = log_of_a_signup_with_email(
+        &[
+            "--smtp-url",
+            "smtp://mailer:hunter2-smtp@127.0.0.1:9",
+            "--base-url",
+            "https://board.example",
+        ],
+        "will retry",
+    )
+    .await;
+    assert!(log.contains("mail: through"), "{log}");
+    assert!(log.contains("mail not delivered, will retry"), "{log}");
+    assert!(
+        !log.contains("hunter2-smtp"),
+        "the SMTP password leaked into:\n{log}"
+    );
+    assert!(
+        !log.contains("/email/verify/"),
+        "a link leaked into:\n{log}"
+    );
+}
