@@ -1346,6 +1346,135 @@ mod tests {
     }
 
     #[test]
+    fn smtp_urls_choose_their_security_and_port() {
+        let server = |url: &str| SmtpUrl(url.to_owned()).server().unwrap();
+        let s = server("smtp://mailer:p%40ss@mail.example:587");
+        assert_eq!(s.security, SmtpSecurity::StartTls);
+        assert_eq!((s.host.as_str(), s.port), ("mail.example", 587));
+        assert_eq!(s.credentials, Some(("mailer".into(), "p@ss".into())));
+        let s = server("smtps://mailer:pw@mail.example");
+        assert_eq!((s.security, s.port), (SmtpSecurity::Tls, 465));
+        let s = server("smtp://mail.example");
+        assert_eq!((s.security, s.port), (SmtpSecurity::StartTls, 587));
+        assert_eq!(s.credentials, None);
+        for local in [
+            "smtp://127.0.0.1:2525",
+            "smtp://[::1]:2525",
+            "smtp://localhost:2525",
+        ] {
+            let s = server(local);
+            assert_eq!((s.security, s.port), (SmtpSecurity::Plain, 2525), "{local}");
+        }
+        let s = server("smtp://127.0.0.1");
+        assert_eq!((s.security, s.port), (SmtpSecurity::Plain, 25));
+        assert!(!format!("{s:?}").contains("pw"));
+    }
+
+    #[test]
+    fn bad_smtp_urls_are_named_without_their_password() {
+        for (url, says) in [
+            ("ftp://u:s3cr3t@mail.example", "scheme `ftp:`"),
+            ("smtp://u:s3cr3t@", "cannot be read"),
+            ("smtp://u@mail.example", "a user but no password"),
+            ("smtp://u:s3cr3t@mail.example/path", "path or query"),
+            ("not a url", "cannot be read"),
+        ] {
+            let err = SmtpUrl(url.to_owned()).server().unwrap_err().0;
+            assert!(
+                err.starts_with("--smtp-url ") && err.contains(says),
+                "{url}: {err}"
+            );
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+        let url = SmtpUrl("smtp://mailer:s3cr3t@mail.example:587".to_owned());
+        assert_eq!(url.to_string(), "smtp://mailer:***@mail.example:587");
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_together() {
+        assert_eq!(
+            checked(&["--smtp-url", "smtp://u:pw@mail.example:587"]).unwrap_err(),
+            "--smtp-url is set but --base-url is not: links in mail need the address people reach the board at; give --base-url (or TANGERINE_BASE_URL), such as https://board.example"
+        );
+        assert!(
+            checked(&[
+                "--smtp-url",
+                "smtp://u:pw@mail.example:587",
+                "--base-url",
+                "https://board.example"
+            ])
+            .is_ok()
+        );
+        assert!(
+            checked(&["--mail-from", "not a mailbox"])
+                .unwrap_err()
+                .starts_with("--mail-from `not a mailbox` is not a mailbox")
+        );
+        let cli = Cli::try_parse_from(["tangerine"]).unwrap();
+        assert_eq!(
+            cli.settings.mail_dir,
+            std::path::PathBuf::from("./tangerine-mail/")
+        );
+        assert_eq!(cli.settings.reset_token_lifetime, Duration::from_secs(3600));
+        assert_eq!(cli.settings.forgot_password_limit.to_string(), "5/1h");
+        assert_eq!(
+            cli.settings.forgot_password_limit_per_address.to_string(),
+            "20/1h"
+        );
+        assert!(cli.settings.smtp_url.is_none() && cli.settings.base_url.is_none());
+    }
+
+    #[test]
+    fn base_urls_lose_their_trailing_slash_and_refuse_what_links_cannot_use() {
+        let base = BaseUrl::parse("https://board.example/").unwrap();
+        assert_eq!(base.join("/sessions"), "https://board.example/sessions");
+        let base = BaseUrl::parse("https://example.org/board/").unwrap();
+        assert_eq!(base.join("/sessions"), "https://example.org/board/sessions");
+        for bad in [
+            "board.example",
+            "ftp://board.example",
+            "https://u:p@board.example",
+            "https://board.example/?x=1",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_reset_link_needs_a_base_url() {
+        let err = Cli::try_parse_from(["tangerine", "user", "reset-link", "alice"])
+            .unwrap()
+            .invocation()
+            .unwrap_err();
+        assert!(err.0.contains("--base-url"), "{}", err.0);
+        match Cli::try_parse_from([
+            "tangerine",
+            "user",
+            "reset-link",
+            "alice",
+            "--base-url",
+            "https://b.example",
+        ])
+        .unwrap()
+        .invocation()
+        .unwrap()
+        {
+            Invocation::User(UserInvocation::ResetLink {
+                name,
+                base_url,
+                lifetime,
+                ..
+            }) => {
+                assert_eq!(name, "alice");
+                assert_eq!(base_url.as_str(), "https://b.example");
+                assert_eq!(lifetime, Duration::from_secs(3600));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn database_urls_never_show_their_password() {
         let cli = Cli::try_parse_from([
             "tangerine",

@@ -41,6 +41,7 @@ pub struct ExportAccount {
     pub username: String,
     pub created_at: DateTime<Utc>,
     /// The address given last, if any.
+    #[oai(nullable)]
     pub email: Option<String>,
     pub email_verified: bool,
 }
@@ -52,6 +53,7 @@ pub struct ExportPost {
     /// The Markdown as written.
     pub body: String,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -62,6 +64,7 @@ pub struct ExportSession {
     pub browser: String,
     /// "Linux", or "Unknown system".
     pub os: String,
+    #[oai(nullable)]
     pub ip: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
@@ -75,6 +78,7 @@ pub struct ExportSession {
 pub struct ExportModerationAction {
     /// What was done, such as `suspend`.
     pub action: String,
+    #[oai(nullable)]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
 }

@@ -68,7 +68,12 @@ pub async fn find_by_login(
     login: &str,
 ) -> Result<Option<Recipient>, DbErr> {
     let login = login.trim();
-    let filter = if login.contains('@') {
+    // What no account can have (a control character, which PostgreSQL
+    // refuses in text, or more than an address holds) still costs one query.
+    let impossible = login.chars().any(char::is_control) || login.chars().count() > 254;
+    let filter = if impossible {
+        users::Column::Username.eq("")
+    } else if login.contains('@') {
         users::Column::VerifiedEmail.eq(login.to_lowercase())
     } else {
         match Username::parse(login) {

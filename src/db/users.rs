@@ -1,7 +1,7 @@
 //! Queries and changes on `users`.
 
 use sea_orm::{
-    ActiveValue::Set,
+    ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
@@ -34,8 +34,9 @@ pub async fn create(
         password_hash: Set(password_hash),
         created_at: Set(now()),
         credential_epoch: Set(CredentialEpoch::FIRST.0),
-        email: Set(email.map(|e| e.as_str().to_owned())),
-        verified_email: Set(None),
+        // Left out of the statement when absent (the column's default, NULL).
+        email: email.map_or(NotSet, |e| Set(Some(e.as_str().to_owned()))),
+        verified_email: NotSet,
     };
     match users::Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(User {
