@@ -43,6 +43,7 @@ pub const FORGOT_ANSWER: &str =
     "If that account exists and has a verified email address, a link is on its way.";
 pub const LINK_GONE: &str = "This link does not work: it was used already, it has expired, or the password has changed since it was sent.";
 pub const CONFIRM_MISMATCH: &str = "Type your username exactly to confirm.";
+pub const SAME_ADDRESS: &str = "That is already your confirmed address.";
 pub const ADDRESS_TAKEN: &str = "That address is already verified on another account.";
 
 #[derive(Debug, thiserror::Error)]
@@ -389,10 +390,15 @@ impl Recovery {
         if !self.check_current_password(user, current_password).await? {
             errors.current_password = Some(WRONG_CURRENT_PASSWORD.to_owned());
         }
+        let before = self.addresses(user).await?;
+        if let (Some(address), Some(verified)) = (&address, &before.verified_email)
+            && address.normalized() == verified.to_lowercase()
+        {
+            errors.other = Some(SAME_ADDRESS.to_owned());
+        }
         let (Some(address), true) = (address, errors.is_empty()) else {
             return Err(ConfirmedError::Invalid(errors));
         };
-        let before = self.addresses(user).await?;
         store::set_email(&self.db, user.id, &address)
             .await
             .context("Failed to store an email address")?;

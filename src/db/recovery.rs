@@ -206,9 +206,15 @@ pub async fn find_token(
 
 /// Uses reset token `hash`: in one transaction it is deleted (a second use
 /// finds nothing), the password hash stored and the credential epoch moved
-/// on, provided the account is still at the token's epoch. Every other reset
-/// token of the account goes too. Returns the account and its new epoch, or
-/// None when the token is not (or no longer) valid.
+/// on, provided the token has not expired and the account is still at the
+/// token's epoch. Every other reset token of the account goes too. Returns
+/// the account and its new epoch, or None when the token is not (or no
+/// longer) valid.
+///
+/// The first statement writes (the delete), so that on SQLite the
+/// transaction holds the write lock from its start: two uses of one token
+/// at once take turns, and the second finds nothing, rather than one of them
+/// failing to upgrade a read.
 pub async fn use_reset_token(
     db: &DatabaseConnection,
     hash: &[u8],
@@ -216,38 +222,44 @@ pub async fn use_reset_token(
     now: DateTime<Utc>,
 ) -> Result<Option<(User, CredentialEpoch)>, DbErr> {
     let txn = db.begin().await?;
-    let Some(found) = find_token(&txn, hash, Purpose::PasswordReset, now).await? else {
-        return Ok(None);
-    };
     let deleted = account_tokens::Entity::delete_many()
         .filter(account_tokens::Column::TokenHash.eq(hash.to_vec()))
-        .exec(&txn)
+        .filter(account_tokens::Column::Purpose.eq(Purpose::PasswordReset.as_str()))
+        .exec_with_returning(&txn)
         .await?;
-    if deleted.rows_affected != 1 {
+    let Some(token) = deleted.into_iter().next() else {
         return Ok(None);
-    }
-    let user = found.recipient.user;
+    };
+    let (Some(epoch), true) = (token.credential_epoch, token.expires_at > now) else {
+        return Ok(None);
+    };
     let updated = users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
         .col_expr(
             users::Column::CredentialEpoch,
             Expr::col(users::Column::CredentialEpoch).add(1),
         )
-        .filter(users::Column::Id.eq(user.id))
-        .filter(users::Column::CredentialEpoch.eq(found.recipient.epoch.0))
-        .exec(&txn)
+        .filter(users::Column::Id.eq(token.user_id))
+        .filter(users::Column::CredentialEpoch.eq(epoch))
+        .exec_with_returning(&txn)
         .await?;
-    if updated.rows_affected != 1 {
+    let Some(user) = updated.into_iter().next() else {
         return Ok(None);
-    }
+    };
     account_tokens::Entity::delete_many()
         .filter(account_tokens::Column::UserId.eq(user.id))
         .filter(account_tokens::Column::Purpose.eq(Purpose::PasswordReset.as_str()))
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    let epoch = CredentialEpoch(found.recipient.epoch.0 + 1);
-    Ok(Some((user, epoch)))
+    let epoch = CredentialEpoch(user.credential_epoch);
+    Ok(Some((
+        User {
+            id: user.id,
+            username: user.username,
+        },
+        epoch,
+    )))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,43 +272,50 @@ pub enum VerifyError {
 }
 
 /// Uses verification token `hash`: deletes it and marks its address
-/// verified, in one transaction. None when the token is not valid.
+/// verified, in one transaction that writes first (as
+/// [`use_reset_token`]). None when the token is not valid.
 pub async fn use_verification_token(
     db: &DatabaseConnection,
     hash: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<(User, String)>, VerifyError> {
     let txn = db.begin().await?;
-    let Some(found) = find_token(&txn, hash, Purpose::EmailVerification, now).await? else {
-        return Ok(None);
-    };
-    let Some(email) = found.email else {
-        return Ok(None);
-    };
     let deleted = account_tokens::Entity::delete_many()
         .filter(account_tokens::Column::TokenHash.eq(hash.to_vec()))
-        .exec(&txn)
+        .filter(account_tokens::Column::Purpose.eq(Purpose::EmailVerification.as_str()))
+        .exec_with_returning(&txn)
         .await?;
-    if deleted.rows_affected != 1 {
+    let Some(token) = deleted.into_iter().next() else {
         return Ok(None);
-    }
+    };
+    let (Some(email), true) = (token.email, token.expires_at > now) else {
+        return Ok(None);
+    };
     let updated = users::Entity::update_many()
         .col_expr(
             users::Column::VerifiedEmail,
             Expr::value(email.to_lowercase()),
         )
-        .filter(users::Column::Id.eq(found.recipient.user.id))
+        .filter(users::Column::Id.eq(token.user_id))
         .filter(users::Column::Email.eq(email.as_str()))
-        .exec(&txn)
+        .exec_with_returning(&txn)
         .await;
-    match updated {
-        Ok(r) if r.rows_affected == 1 => {}
-        Ok(_) => return Ok(None),
+    let user = match updated {
+        Ok(rows) => match rows.into_iter().next() {
+            Some(user) => user,
+            None => return Ok(None),
+        },
         Err(e) if super::is_unique_violation(&e) => return Err(VerifyError::AddressTaken),
         Err(e) => return Err(e.into()),
-    }
+    };
     txn.commit().await?;
-    Ok(Some((found.recipient.user, email)))
+    Ok(Some((
+        User {
+            id: user.id,
+            username: user.username,
+        },
+        email,
+    )))
 }
 
 /// Deletes tokens that have expired; returns how many.

@@ -163,6 +163,19 @@ async fn changing_the_address_needs_the_current_password_and_tells_the_old_addre
         )
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let resp = app
+        .submit(
+            "/settings/email",
+            &[("email", "OLD@example.com"), ("current_password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("That is already your confirmed address.")
+    );
     assert_eq!(mails_in(&app.mail_dir).len(), 1);
 
     let resp = app

@@ -618,3 +618,36 @@ async fn the_smtp_password_and_the_link_stay_out_of_the_log_when_delivery_fails(
         "a link leaked into:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn two_resets_with_one_token_at_once_succeed_once() {
+    let app = spawn_app().await;
+    app.verified_user("alice", "alice@example.com", &app.mail_dir)
+        .await;
+    app.submit("/password/forgot", &[("login", "alice")]).await;
+    let mail = wait_for_mail(&app.mail_dir, "/password/reset/").await;
+    let link = link_in(&mail, "/password/reset/");
+    let token = link.trim_start_matches("/password/reset/").to_owned();
+    let clients: Vec<Browser> = (0..4).map(|_| app.new_browser()).collect();
+    let answers = futures_util::future::join_all(clients.iter().enumerate().map(|(i, c)| {
+        let token = token.clone();
+        async move {
+            c.api_post(
+                "/api/password/reset",
+                json!({"token": token, "new_password": format!("concurrent passphrase {i}")}),
+            )
+            .await
+            .status()
+        }
+    }))
+    .await;
+    let won = answers
+        .iter()
+        .filter(|s| **s == StatusCode::NO_CONTENT)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!((won, refused), (1, 3), "{answers:?}");
+}
