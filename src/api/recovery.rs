@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::SessionAuth,
     error::{ApiError, Errors, error_set},
     objects::Text,
 };
@@ -13,7 +13,7 @@ use crate::{
     client,
     domain::PasswordInput,
     export::ExportDocument,
-    recovery::{self, ConfirmedError, ForgotError, ResetError},
+    recovery::{self, ForgotError, ResetError},
     session::Session,
     startup::AppState,
 };
@@ -49,7 +49,6 @@ error_set! {
     ForgotErrors = [400, 403, 413, 415, 422, 429];
     ResetErrors = [400, 403, 413, 415, 422, 503];
     ExportErrors = [401];
-    DeleteErrors = [400, 401, 403, 413, 415, 422, 429, 503];
 }
 
 #[derive(ApiResponse)]
@@ -74,14 +73,6 @@ pub enum ExportResponse {
     /// `GET /settings/export`.
     #[oai(status = 200)]
     Ok(Json<ExportDocument>),
-}
-
-#[derive(ApiResponse)]
-pub enum DeleteResponse {
-    /// The account, its sessions, tokens and posts are deleted; the
-    /// username is free again.
-    #[oai(status = 204)]
-    Deleted,
 }
 
 #[OpenApi(tag = "ApiTags::Session")]
@@ -177,42 +168,5 @@ impl RecoveryApi {
     ) -> Result<ExportResponse, Errors<ExportErrors>> {
         let document = state.0.recovery.export(&auth.0, session.id()).await?;
         Ok(ExportResponse::Ok(Json(document)))
-    }
-
-    /// Delete your account
-    ///
-    /// Needs the current password (a wrong one, 422, counts as a failed
-    /// login for your username). Deletes the account, every session, token
-    /// and post of it, at once.
-    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
-    async fn delete(
-        &self,
-        auth: SessionAuth,
-        #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
-        state: Data<&AppState>,
-        session: Session,
-        body: Json<DeleteAccountRequest>,
-    ) -> Result<DeleteResponse, Errors<DeleteErrors>> {
-        let password = PasswordInput::new(body.0.current_password.0);
-        match state
-            .0
-            .recovery
-            .delete_account(&auth.0, &password, None)
-            .await
-        {
-            Ok(()) => {
-                session.logout().await.map_err(ApiError::from)?;
-                Ok(DeleteResponse::Deleted)
-            }
-            Err(ConfirmedError::Invalid(errors)) => Err(ApiError::unprocessable(
-                errors.current_password.or(errors.other).unwrap_or_default(),
-            )
-            .into()),
-            Err(ConfirmedError::Throttled { retry_after }) => {
-                Err(ApiError::too_many_failures(retry_after).into())
-            }
-            Err(ConfirmedError::Busy) => Err(ApiError::busy().into()),
-            Err(ConfirmedError::Unexpected(e)) => Err(e.into()),
-        }
     }
 }

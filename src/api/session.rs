@@ -11,9 +11,11 @@ use super::{
 };
 use crate::{
     accounts::{self, LoginAttempt, LoginError, PasswordChange, PasswordChangeError},
+    api::recovery::DeleteAccountRequest,
     client,
     csrf::Csrf,
     domain::PasswordInput,
+    recovery::ConfirmedError,
     session::Session,
     startup::AppState,
 };
@@ -70,6 +72,7 @@ error_set! {
     LoginErrors = [400, 401, 403, 413, 415, 422, 429, 503];
     LogoutErrors = [401, 403];
     MeErrors = [401];
+    DeleteErrors = [400, 401, 403, 413, 415, 422, 429, 503];
 }
 
 #[derive(ApiResponse)]
@@ -111,6 +114,14 @@ pub enum PasswordResponse {
     /// new secret: the new cookie is set, and the old one no longer works.
     #[oai(status = 204)]
     Changed,
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteResponse {
+    /// The account, its sessions, tokens and posts are deleted; the
+    /// username is free again.
+    #[oai(status = 204)]
+    Deleted,
 }
 
 #[OpenApi(tag = "ApiTags::Session")]
@@ -241,6 +252,43 @@ impl SessionApi {
             }
             Err(PasswordChangeError::Busy) => Err(ApiError::busy().into()),
             Err(PasswordChangeError::Unexpected(e)) => Err(e.into()),
+        }
+    }
+
+    /// Delete your account
+    ///
+    /// Needs the current password (a wrong one, 422, counts as a failed
+    /// login for your username). Deletes the account, every session, token
+    /// and post of it, at once.
+    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
+    async fn delete(
+        &self,
+        auth: SessionAuth,
+        #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<DeleteAccountRequest>,
+    ) -> Result<DeleteResponse, Errors<DeleteErrors>> {
+        let password = PasswordInput::new(body.0.current_password.0);
+        match state
+            .0
+            .recovery
+            .delete_account(&auth.0, &password, None)
+            .await
+        {
+            Ok(()) => {
+                session.logout().await.map_err(ApiError::from)?;
+                Ok(DeleteResponse::Deleted)
+            }
+            Err(ConfirmedError::Invalid(errors)) => Err(ApiError::unprocessable(
+                errors.current_password.or(errors.other).unwrap_or_default(),
+            )
+            .into()),
+            Err(ConfirmedError::Throttled { retry_after }) => {
+                Err(ApiError::too_many_failures(retry_after).into())
+            }
+            Err(ConfirmedError::Busy) => Err(ApiError::busy().into()),
+            Err(ConfirmedError::Unexpected(e)) => Err(e.into()),
         }
     }
 
