@@ -487,6 +487,51 @@ impl Recovery {
         self.notify_later(user, client, notices::password_changed);
     }
 
+    /// A moderator suspended the account (`reason` as they gave it): tells
+    /// its verified address, in the background. For the suspension's use
+    /// case to call.
+    pub fn account_suspended(&self, user: &User, reason: Option<&str>) {
+        let (this, user, reason) = (self.clone(), user.clone(), reason.map(str::to_owned));
+        tokio::spawn(async move {
+            if let Some(to) = this.verified_address_of(&user).await {
+                this.mailer.send(notices::account_suspended(
+                    &to,
+                    &user.username,
+                    now(),
+                    reason.as_deref(),
+                    &this.base,
+                ));
+            }
+        });
+    }
+
+    /// A moderator reinstated the account: tells its verified address, in
+    /// the background.
+    pub fn account_reinstated(&self, user: &User) {
+        let (this, user) = (self.clone(), user.clone());
+        tokio::spawn(async move {
+            if let Some(to) = this.verified_address_of(&user).await {
+                this.mailer.send(notices::account_reinstated(
+                    &to,
+                    &user.username,
+                    now(),
+                    &this.base,
+                ));
+            }
+        });
+    }
+
+    /// The account's verified address, if any (a failure to look is logged).
+    async fn verified_address_of(&self, user: &User) -> Option<String> {
+        match store::addresses(&self.db, user.id).await {
+            Ok(addresses) => addresses.verified_email,
+            Err(e) => {
+                tracing::warn!("no notice sent: {}", crate::db::errors::describe(&e));
+                None
+            }
+        }
+    }
+
     /// Looks up the account's verified address in the background, and
     /// mails it `notice` if there is one.
     fn notify_later(
@@ -497,16 +542,8 @@ impl Recovery {
     ) {
         let (this, user, client) = (self.clone(), user.clone(), client.clone());
         tokio::spawn(async move {
-            match store::addresses(&this.db, user.id).await {
-                Ok(Addresses {
-                    verified_email: Some(to),
-                    ..
-                }) => this.notify(&to, &user, &client, notice),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(
-                    "no security notice sent: {}",
-                    crate::db::errors::describe(&e)
-                ),
+            if let Some(to) = this.verified_address_of(&user).await {
+                this.notify(&to, &user, &client, notice);
             }
         });
     }

@@ -290,3 +290,64 @@ async fn an_account_without_a_verified_address_gets_no_notices() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(mails_in(&app.mail_dir).is_empty());
 }
+
+#[tokio::test]
+async fn a_mail_server_that_never_answers_holds_up_no_request() {
+    // A socket that accepts connections (the kernel's backlog) and never
+    // says a word: every SMTP exchange with it waits for its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let app = spawn_app_with(&["--smtp-url", &url, "--base-url", "http://board.test"]).await;
+    let started = std::time::Instant::now();
+    let resp = app
+        .submit(
+            "/signup",
+            &[
+                ("username", "alice"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = app.submit("/password/forgot", &[("login", "alice")]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the answers waited for the mail server: {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_delivery_that_fails_is_tried_again_in_the_background() {
+    // A port with nothing listening yet: the first delivery is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&["--smtp-url", &url, "--base-url", "http://board.test"]).await;
+    let resp = app
+        .submit(
+            "/signup",
+            &[
+                ("username", "alice"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server comes up; the retry (a second later) reaches it.
+    let Some(sink) = SmtpSink::start_on(Some(port)) else {
+        return;
+    };
+    let mail = wait_for_mail(&sink.dir, "/email/verify/").await;
+    assert!(mail.contains("X-Envelope-To: alice@example.com"), "{mail}");
+}

@@ -760,11 +760,17 @@ impl SmtpSink {
     /// Starts the server; None (and a line saying the test is skipped) when
     /// Python or aiosmtpd is missing. `.ci/run` installs both.
     pub fn start() -> Option<Self> {
+        Self::start_on(None)
+    }
+
+    /// The same, on `port` when given.
+    pub fn start_on(port: Option<u16>) -> Option<Self> {
         let dir = std::env::temp_dir().join(format!("tangerine-smtp-{}", Uuid::new_v4().simple()));
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/smtp_sink.py");
         let child = Command::new("python3")
             .arg(script)
             .arg(&dir)
+            .args(port.map(|p| p.to_string()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

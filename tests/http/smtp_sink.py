@@ -1,6 +1,9 @@
 """An SMTP server for the tests (aiosmtpd): accepts every message on
-127.0.0.1 and writes each, as received, to DIR/<n>.eml. Prints the port it
-listens on, then serves until its standard input closes."""
+127.0.0.1 (on PORT if given, else a free port) and writes each, as
+received, to DIR/<n>.eml. Prints the port it listens on, then serves until
+its standard input closes.
+
+    python3 smtp_sink.py DIR [PORT]"""
 
 import os
 import socket
@@ -27,10 +30,13 @@ class ToFolder:
 def main():
     folder = sys.argv[1]
     os.makedirs(folder, exist_ok=True)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    if len(sys.argv) > 2:
+        port = int(sys.argv[2])
+    else:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
     controller = Controller(ToFolder(folder), hostname="127.0.0.1", port=port)
     controller.start()
     print(port, flush=True)
