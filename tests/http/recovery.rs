@@ -32,7 +32,15 @@ fn stable(page: &str) -> String {
 
 #[tokio::test]
 async fn forgot_password_answers_identically_for_an_existing_and_a_missing_account() {
-    let app = spawn_app().await;
+    // The limits stay on (their slots are part of the work timed), above
+    // what the test sends.
+    let app = spawn_app_with(&[
+        "--forgot-password-limit",
+        "100/1h",
+        "--forgot-password-limit-per-address",
+        "100/1h",
+    ])
+    .await;
     app.verified_user("alice", "alice@example.com", &app.mail_dir)
         .await;
     app.logout().await;
@@ -40,17 +48,23 @@ async fn forgot_password_answers_identically_for_an_existing_and_a_missing_accou
     let form = visitor.get_text("/password/forgot").await;
     assert!(form.contains(r#"name="login""#), "{form}");
 
+    // One token for every request, so that only the form's own work is timed.
+    let token = visitor.csrf_token().await;
     let mut bodies = Vec::new();
     let (mut existing, mut missing) = (Vec::new(), Vec::new());
-    for round in 0..4 {
+    for round in 0..8 {
         for (login, times) in [("alice", &mut existing), ("nobody_here", &mut missing)] {
             let started = Instant::now();
             let resp = visitor
-                .submit("/password/forgot", &[("login", login)])
+                .post_form(
+                    "/password/forgot",
+                    &[("login", login), ("csrf_token", &token)],
+                )
                 .await;
-            times.push(started.elapsed());
-            assert_eq!(resp.status(), StatusCode::OK, "{login} {round}");
+            let status = resp.status();
             let body = resp.text().await.unwrap();
+            times.push(started.elapsed());
+            assert_eq!(status, StatusCode::OK, "{login} {round}");
             assert!(body.contains(FORGOT_ANSWER), "{body}");
             bodies.push(stable(&body));
         }
@@ -61,10 +75,16 @@ async fn forgot_password_answers_identically_for_an_existing_and_a_missing_accou
     );
     existing.sort();
     missing.sort();
-    let (a, b) = (existing[existing.len() / 2], missing[missing.len() / 2]);
-    let gap = a.abs_diff(b);
+    // The fastest of each shows the work itself (a busy machine only adds
+    // to it); the medians, with a wider band, that no case is slow.
+    let (a, b) = (existing[0], missing[0]);
     assert!(
-        gap < Duration::from_millis(50),
+        a.abs_diff(b) < Duration::from_millis(30),
+        "fastest {a:?} for an existing account, {b:?} for a missing one"
+    );
+    let (a, b) = (existing[existing.len() / 2], missing[missing.len() / 2]);
+    assert!(
+        a.abs_diff(b) < Duration::from_millis(100),
         "median {a:?} for an existing account, {b:?} for a missing one"
     );
 }
