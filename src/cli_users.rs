@@ -13,6 +13,7 @@ use crate::{
     services::accounts::{Accounts, OperatorError},
     services::moderation::{self, Actor, Moderation, ModerationError},
     services::passwords::PasswordHasher,
+    services::recovery,
     services::throttle::{Limits, Throttle},
     store::Store,
 };
@@ -35,6 +36,8 @@ pub async fn run(
                     login_failures_per_address: LimitSetting::Off,
                     signups: LimitSetting::Off,
                     posts: LimitSetting::Off,
+                    password_resets: LimitSetting::Off,
+                    password_resets_per_address: LimitSetting::Off,
                 },
             ),
             rules,
@@ -89,6 +92,23 @@ pub async fn run(
                 .await
                 .map_err(refused)?;
             println!("reinstated {}", person.user.username);
+        }
+        UserCommand::ResetLink {
+            name,
+            base_url,
+            reset_token_lifetime,
+        } => {
+            // `Cli::invocation` refuses a missing base URL before anything is opened.
+            let base_url = base_url.ok_or_else(|| {
+                RunError::Refused("`user reset-link` needs --base-url".to_owned())
+            })?;
+            let link = recovery::reset_link_for(&store, &name, &base_url, reset_token_lifetime)
+                .await
+                .map_err(|e| match e {
+                    recovery::ResetLinkError::NoSuchAccount(_) => RunError::Refused(e.to_string()),
+                    recovery::ResetLinkError::Unexpected(e) => RunError::Other(e),
+                })?;
+            println!("{link}");
         }
         UserCommand::List => {
             let people = moderation.everyone().await.map_err(refused)?;

@@ -47,7 +47,7 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Delete expired sessions, print how many, then exit.
     ClearSessions(DatabaseSettings),
-    /// Manage accounts: create, set-password, role, suspend, unsuspend, list.
+    /// Manage accounts: create, set-password, role, suspend, unsuspend, list, reset-link.
     User(UserArgs),
 }
 
@@ -102,6 +102,19 @@ pub enum UserCommand {
     Unsuspend { name: String },
     /// List every account, tab-separated.
     List,
+    /// Print a one-time password-reset link for account NAME (for a board
+    /// without mail).
+    ResetLink {
+        /// The account's username.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The address people reach the board at, such as `https://board.example`.
+        #[arg(long, env = "TANGERINE_BASE_URL", value_parser = BaseUrl::parse, value_name = "URL")]
+        base_url: Option<BaseUrl>,
+        /// How long the link works.
+        #[arg(long, env = "TANGERINE_RESET_TOKEN_LIFETIME", default_value = "1h", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+        reset_token_lifetime: Duration,
+    },
 }
 
 /// A role as the command line takes it.
@@ -171,6 +184,14 @@ impl Cli {
             })),
             Some(Command::Migrate(db)) => Ok(Invocation::Migrate(db)),
             Some(Command::ClearSessions(db)) => Ok(Invocation::ClearSessions(db)),
+            Some(Command::User(UserArgs {
+                command: UserCommand::ResetLink { base_url: None, .. },
+                ..
+            })) => Err(ConfigError(
+                "`user reset-link` needs --base-url (or TANGERINE_BASE_URL): the address \
+                 people reach the board at, such as https://board.example"
+                    .to_owned(),
+            )),
             Some(Command::User(user)) => Ok(Invocation::User(
                 user.command,
                 user.database,
@@ -335,6 +356,71 @@ pub struct Settings {
     /// posts, whatever its `limit` (at least one post; 0: no bound).
     #[arg(long, env = "TANGERINE_API_PAGE_SIZE", default_value = "1MiB", value_parser = byte_size, value_name = "SIZE")]
     pub api_page_size: usize,
+
+    /// The SMTP server mail leaves through: `smtp://USER:PASSWORD@HOST:587`
+    /// (STARTTLS), `smtps://USER:PASSWORD@HOST:465` (TLS), or `smtp://` to a
+    /// loopback address (plain, for a local relay). Without it, mail is
+    /// written as files into --mail-dir.
+    #[arg(
+        long,
+        env = "TANGERINE_SMTP_URL",
+        value_parser = SmtpUrl::from_arg,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of every message, such as `Tangerine <board@example.com>`.
+    #[arg(
+        long,
+        env = "TANGERINE_MAIL_FROM",
+        default_value = "Tangerine <tangerine@localhost>",
+        value_name = "MAILBOX"
+    )]
+    pub mail_from: String,
+
+    /// The address people reach the board at, for links in mail, such as
+    /// `https://board.example` (needed with --smtp-url; without, the
+    /// address Tangerine listens on).
+    #[arg(long, env = "TANGERINE_BASE_URL", value_parser = BaseUrl::parse, value_name = "URL")]
+    pub base_url: Option<BaseUrl>,
+
+    /// Where mail is written as `.eml` files when no --smtp-url is given.
+    #[arg(
+        long,
+        env = "TANGERINE_MAIL_DIR",
+        default_value = "./tangerine-mail/",
+        value_name = "DIR"
+    )]
+    pub mail_dir: std::path::PathBuf,
+
+    /// How long a password-reset link works.
+    #[arg(long, env = "TANGERINE_RESET_TOKEN_LIFETIME", default_value = "1h", value_parser = positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub reset_token_lifetime: Duration,
+
+    /// Password-reset requests per account, as COUNT/DURATION (`5/1h`); 0
+    /// turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_FORGOT_PASSWORD_LIMIT",
+        default_value = "5/1h",
+        value_parser = limit_setting,
+        value_name = "COUNT/DURATION",
+        allow_hyphen_values = true
+    )]
+    pub forgot_password_limit: LimitSetting,
+
+    /// Password-reset requests per client address, as COUNT/DURATION
+    /// (`20/1h`); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "TANGERINE_FORGOT_PASSWORD_LIMIT_PER_ADDRESS",
+        default_value = "20/1h",
+        value_parser = limit_setting,
+        value_name = "COUNT/DURATION",
+        allow_hyphen_values = true
+    )]
+    pub forgot_password_limit_per_address: LimitSetting,
 }
 
 /// The flags of every subcommand: which database, and how SQLite writes.
@@ -443,6 +529,153 @@ impl fmt::Display for DatabaseUrl {
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// An SMTP server's URL, which may hold a password: `Debug` and `Display`
+/// star it. Read by [`SmtpUrl::server`] in [`Settings::check`].
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+/// How mail is protected on its way to the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtps://`: TLS from the first byte.
+    Tls,
+    /// `smtp://` to another machine: STARTTLS, required.
+    StartTls,
+    /// `smtp://` to a loopback address: no encryption (a local relay).
+    Plain,
+}
+
+/// An SMTP server, read from [`SmtpUrl`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub security: SmtpSecurity,
+    pub host: String,
+    pub port: u16,
+    /// User name and password, decoded.
+    pub credentials: Option<(String, String)>,
+}
+
+impl fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SmtpServer({:?} {}:{}{})",
+            self.security,
+            self.host,
+            self.port,
+            if self.credentials.is_some() {
+                " with credentials"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+const SMTP_FORMS: &str = "use smtp://USER:PASSWORD@HOST:587 (STARTTLS), smtps://USER:PASSWORD@HOST:465 (TLS), or smtp://127.0.0.1:PORT for a local relay";
+
+impl SmtpUrl {
+    fn from_arg(s: &str) -> Result<Self, Infallible> {
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The server the URL names, or why it names none (without repeating
+    /// the URL, which may hold a password).
+    pub fn server(&self) -> Result<SmtpServer, ConfigError> {
+        let refuse = |why: &str| ConfigError(format!("--smtp-url {why}; {SMTP_FORMS}"));
+        let url =
+            url::Url::parse(self.0.trim()).map_err(|e| refuse(&format!("cannot be read ({e})")))?;
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(refuse("names no host")),
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let (security, default_port) = match url.scheme() {
+            "smtps" => (SmtpSecurity::Tls, 465),
+            "smtp" if loopback => (SmtpSecurity::Plain, 25),
+            "smtp" => (SmtpSecurity::StartTls, 587),
+            other => return Err(refuse(&format!("has the scheme `{other}:`"))),
+        };
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse(
+                "has a path or query; give only the user, password, host and port",
+            ));
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = match (url.username(), url.password()) {
+            ("", None) => None,
+            (user, Some(password)) => Some((decode(user), decode(password))),
+            (_, None) => return Err(refuse("has a user but no password")),
+        };
+        Ok(SmtpServer {
+            security,
+            host,
+            port: url.port().unwrap_or(default_port),
+            credentials,
+        })
+    }
+}
+
+impl fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::telemetry::redact(&self.0))
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({self})")
+    }
+}
+
+/// The address people reach the board at (`https://board.example`, or
+/// with a path prefix), without a trailing slash: links in mail start with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        const FORMS: &str =
+            "use the address people reach the board at, such as https://board.example";
+        let url = url::Url::parse(s.trim()).map_err(|e| format!("{e}; {FORMS}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("the scheme must be http or https; {FORMS}"));
+        }
+        if url.host().is_none() {
+            return Err(format!("no host; {FORMS}"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("a user or password has no place in it; {FORMS}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("no query or fragment; {FORMS}"));
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// `path` (starting with `/`) under this address.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -572,6 +805,10 @@ pub struct ConfigError(pub String);
 pub struct Checked {
     pub database: Target,
     pub lowered: Vec<String>,
+    /// The SMTP server, when one is configured.
+    pub smtp: Option<SmtpServer>,
+    /// The sender of every message.
+    pub mail_from: lettre::message::Mailbox,
 }
 
 impl Settings {
@@ -601,6 +838,8 @@ impl Settings {
             login_failures_per_address: per_window(self.login_max_failures_per_address),
             signups: self.signup_limit,
             posts: self.post_limit,
+            password_resets: self.forgot_password_limit,
+            password_resets_per_address: self.forgot_password_limit_per_address,
         }
     }
 
@@ -623,8 +862,28 @@ impl Settings {
     /// exceed a bound that was given (see the module's documentation).
     pub fn check(&mut self) -> Result<Checked, ConfigError> {
         let database = self.database.check()?;
+        let smtp = self.smtp_url.as_ref().map(SmtpUrl::server).transpose()?;
+        if smtp.is_some() && self.base_url.is_none() {
+            return Err(ConfigError(
+                "--smtp-url is set but --base-url is not: links in mail need the address people \
+                 reach the board at; give --base-url (or TANGERINE_BASE_URL), such as https://board.example"
+                    .to_owned(),
+            ));
+        }
+        let mail_from = self.mail_from.parse().map_err(|_| {
+            ConfigError(format!(
+                "--mail-from `{}` is not a mailbox; use an address such as board@example.com or \
+                 `Tangerine <board@example.com>`",
+                self.mail_from
+            ))
+        })?;
         let lowered = self.check_session_lifetimes()?;
-        Ok(Checked { database, lowered })
+        Ok(Checked {
+            database,
+            lowered,
+            smtp,
+            mail_from,
+        })
     }
 
     /// A session's lifetimes nest: refresh < idle-short <= idle <= max-age.
@@ -759,6 +1018,15 @@ impl Settings {
             ("--idle-timeout", show(self.idle_timeout)),
             ("--header-timeout", show(self.header_timeout)),
             ("--body-timeout", show(self.body_timeout)),
+            ("--reset-token-lifetime", show(self.reset_token_lifetime)),
+            (
+                "--forgot-password-limit",
+                self.forgot_password_limit.to_string(),
+            ),
+            (
+                "--forgot-password-limit-per-address",
+                self.forgot_password_limit_per_address.to_string(),
+            ),
         ]
     }
 }
@@ -1221,6 +1489,137 @@ mod tests {
             .unwrap_err()
             .starts_with("--sqlite-synchronous applies to SQLite only")
         );
+    }
+
+    #[test]
+    fn smtp_urls_choose_their_security_and_port() {
+        let server = |url: &str| SmtpUrl(url.to_owned()).server().unwrap();
+        let s = server("smtp://mailer:p%40ss@mail.example:587");
+        assert_eq!(s.security, SmtpSecurity::StartTls);
+        assert_eq!((s.host.as_str(), s.port), ("mail.example", 587));
+        assert_eq!(s.credentials, Some(("mailer".into(), "p@ss".into())));
+        let s = server("smtps://mailer:pw@mail.example");
+        assert_eq!((s.security, s.port), (SmtpSecurity::Tls, 465));
+        let s = server("smtp://mail.example");
+        assert_eq!((s.security, s.port), (SmtpSecurity::StartTls, 587));
+        assert_eq!(s.credentials, None);
+        for local in [
+            "smtp://127.0.0.1:2525",
+            "smtp://[::1]:2525",
+            "smtp://localhost:2525",
+        ] {
+            let s = server(local);
+            assert_eq!((s.security, s.port), (SmtpSecurity::Plain, 2525), "{local}");
+        }
+        let s = server("smtp://127.0.0.1");
+        assert_eq!((s.security, s.port), (SmtpSecurity::Plain, 25));
+        assert!(!format!("{s:?}").contains("pw"));
+    }
+
+    #[test]
+    fn bad_smtp_urls_are_named_without_their_password() {
+        for (url, says) in [
+            ("ftp://u:s3cr3t@mail.example", "scheme `ftp:`"),
+            ("smtp://u:s3cr3t@", "cannot be read"),
+            ("smtp://u@mail.example", "a user but no password"),
+            ("smtp://u:s3cr3t@mail.example/path", "path or query"),
+            ("not a url", "cannot be read"),
+        ] {
+            let err = SmtpUrl(url.to_owned()).server().unwrap_err().0;
+            assert!(
+                err.starts_with("--smtp-url ") && err.contains(says),
+                "{url}: {err}"
+            );
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+        let url = SmtpUrl("smtp://mailer:s3cr3t@mail.example:587".to_owned());
+        assert_eq!(url.to_string(), "smtp://mailer:***@mail.example:587");
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn mail_settings_are_checked_together() {
+        assert_eq!(
+            checked(&["--smtp-url", "smtp://u:pw@mail.example:587"]).unwrap_err(),
+            "--smtp-url is set but --base-url is not: links in mail need the address people reach the board at; give --base-url (or TANGERINE_BASE_URL), such as https://board.example"
+        );
+        assert!(
+            checked(&[
+                "--smtp-url",
+                "smtp://u:pw@mail.example:587",
+                "--base-url",
+                "https://board.example"
+            ])
+            .is_ok()
+        );
+        assert!(
+            checked(&["--mail-from", "not a mailbox"])
+                .unwrap_err()
+                .starts_with("--mail-from `not a mailbox` is not a mailbox")
+        );
+        let cli = Cli::try_parse_from(["tangerine"]).unwrap();
+        assert_eq!(
+            cli.settings.mail_dir,
+            std::path::PathBuf::from("./tangerine-mail/")
+        );
+        assert_eq!(cli.settings.reset_token_lifetime, Duration::from_secs(3600));
+        assert_eq!(cli.settings.forgot_password_limit.to_string(), "5/1h");
+        assert_eq!(
+            cli.settings.forgot_password_limit_per_address.to_string(),
+            "20/1h"
+        );
+        assert!(cli.settings.smtp_url.is_none() && cli.settings.base_url.is_none());
+    }
+
+    #[test]
+    fn base_urls_lose_their_trailing_slash_and_refuse_what_links_cannot_use() {
+        let base = BaseUrl::parse("https://board.example/").unwrap();
+        assert_eq!(base.join("/sessions"), "https://board.example/sessions");
+        let base = BaseUrl::parse("https://example.org/board/").unwrap();
+        assert_eq!(base.join("/sessions"), "https://example.org/board/sessions");
+        for bad in [
+            "board.example",
+            "ftp://board.example",
+            "https://u:p@board.example",
+            "https://board.example/?x=1",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_reset_link_needs_a_base_url() {
+        let err = Cli::try_parse_from(["tangerine", "user", "reset-link", "alice"])
+            .unwrap()
+            .invocation()
+            .unwrap_err();
+        assert!(err.0.contains("--base-url"), "{}", err.0);
+        match Cli::try_parse_from([
+            "tangerine",
+            "user",
+            "reset-link",
+            "alice",
+            "--base-url",
+            "https://b.example",
+        ])
+        .unwrap()
+        .invocation()
+        .unwrap()
+        {
+            Invocation::User(
+                UserCommand::ResetLink {
+                    name,
+                    base_url: Some(base_url),
+                    reset_token_lifetime,
+                },
+                ..,
+            ) => {
+                assert_eq!(name, "alice");
+                assert_eq!(base_url.as_str(), "https://b.example");
+                assert_eq!(reset_token_lifetime, Duration::from_secs(3600));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -38,14 +38,18 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Every password in a URL on the command line or in `DATABASE_URL` is kept
+/// Every password in a URL on the command line, in `DATABASE_URL` or in
+/// `TANGERINE_SMTP_URL` is kept
 /// out of every message from the start, before anything could print one:
 /// even a URL too broken to read as one, or given where no URL belongs.
 fn keep_passwords_secret() {
     let args = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned());
-    for arg in args.chain(std::env::var("DATABASE_URL")) {
+    let envs = ["DATABASE_URL", "TANGERINE_SMTP_URL"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok());
+    for arg in args.chain(envs) {
         for password in passwords_in(&arg) {
             telemetry::keep_secret(&password);
         }

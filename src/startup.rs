@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     RunError,
-    config::{ConfigError, ListenAddr, Settings},
+    config::{BaseUrl, ConfigError, ListenAddr, Settings},
     http::api,
     http::compress::Compression,
     http::cookies::CookiePolicy,
@@ -20,7 +20,9 @@ use crate::{
     http::session::{SessionConfig, SessionLayer, SessionManager},
     http::web::{self, assets, cards::Cards, health, templates::Templates},
     services::accounts::Accounts,
+    services::mail::{Delivery, Mailer},
     services::passwords::PasswordHasher,
+    services::recovery::{Recovery, RecoveryParts},
     services::sessions::purge,
     services::throttle::Throttle,
     services::{moderation::Moderation, posts::Posts, sessions::Sessions, tokens::Tokens},
@@ -122,6 +124,39 @@ impl Application {
             );
         }
 
+        let base = match &settings.base_url {
+            Some(base) => base.clone(),
+            None => BaseUrl::parse(&url).map_err(|e| {
+                anyhow::anyhow!("Failed to read the listening address {url} as a URL: {e}")
+            })?,
+        };
+        let mailer = match &checked.smtp {
+            Some(server) => {
+                tracing::info!("mail: through {server:?}");
+                Mailer::start(checked.mail_from.clone(), Delivery::Smtp(server))?
+            }
+            None => {
+                tracing::info!(
+                    "mail: written as files into {} (no --smtp-url)",
+                    settings.mail_dir.display()
+                );
+                Mailer::start(
+                    checked.mail_from.clone(),
+                    Delivery::Files(&settings.mail_dir),
+                )?
+            }
+        };
+        let hasher = PasswordHasher::per_cpu(settings.max_pending_logins as usize);
+        let recovery = Recovery::new(RecoveryParts {
+            store: store.clone(),
+            hasher: hasher.clone(),
+            throttle: Throttle::new(store.clone(), settings.limits()),
+            rules: settings.password_rules(),
+            mailer,
+            base,
+            reset_lifetime: settings.reset_token_lifetime,
+        });
+
         Ok(Self {
             listener,
             addr,
@@ -129,7 +164,7 @@ impl Application {
             state: AppState {
                 accounts: Accounts::new(
                     store.clone(),
-                    PasswordHasher::per_cpu(settings.max_pending_logins as usize),
+                    hasher,
                     Throttle::new(store.clone(), settings.limits()),
                     settings.password_rules(),
                 )
@@ -139,11 +174,12 @@ impl Application {
                     Throttle::new(store.clone(), settings.limits()),
                 ),
                 sessions: Sessions::new(store.clone()),
-                moderation: Moderation::new(store.clone()),
+                moderation: Moderation::new(store.clone()).with_notices(recovery.clone()),
                 tokens: Tokens::new(
                     store.clone(),
                     Throttle::new(store.clone(), settings.limits()),
                 ),
+                recovery,
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
                 templates,

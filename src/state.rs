@@ -8,8 +8,8 @@ use crate::{
     config::Settings,
     http::web::{cards::Cards, templates::Templates},
     services::{
-        accounts::Accounts, moderation::Moderation, posts::Posts, sessions::Sessions,
-        tokens::Tokens,
+        accounts::Accounts, moderation::Moderation, posts::Posts, recovery::Recovery,
+        sessions::Sessions, tokens::Tokens,
     },
 };
 
@@ -23,6 +23,8 @@ pub struct AppState {
     pub moderation: Moderation,
     /// Personal access tokens, and the check of a bearer token.
     pub tokens: Tokens,
+    /// Email addresses, password resets, notices, export and deletion.
+    pub recovery: Recovery,
     /// Sign-up, login and password changes, with the hasher and the throttle.
     pub accounts: Accounts,
     pub settings: Arc<Settings>,

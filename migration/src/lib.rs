@@ -22,6 +22,7 @@ mod m20261203_000007_add_credential_epochs;
 mod m20261203_000008_create_rate_limits;
 mod m20261204_000009_render_headings_below_titles;
 mod m20261205_000010_add_roles_and_moderation;
+mod m20261206_000011_add_emails_and_recovery;
 mod m20261207_000012_create_api_tokens;
 
 use std::marker::PhantomData;
@@ -53,6 +54,7 @@ impl<R: BodyRenderer> MigratorTrait for Migrator<R> {
             Box::new(m20261203_000008_create_rate_limits::Migration),
             Box::new(m20261204_000009_render_headings_below_titles::Migration::<R>::new()),
             Box::new(m20261205_000010_add_roles_and_moderation::Migration),
+            Box::new(m20261206_000011_add_emails_and_recovery::Migration),
             Box::new(m20261207_000012_create_api_tokens::Migration),
         ]
     }

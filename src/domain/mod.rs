@@ -1,6 +1,7 @@
 //! Pure types and rules: parsed once at the edge, trusted everywhere after.
 //! Nothing here knows about HTTP or the database.
 
+pub mod email;
 pub mod password;
 pub mod post;
 pub mod rate_limit;
@@ -12,6 +13,7 @@ pub mod user;
 pub mod user_agent;
 pub mod username;
 
+pub use email::{EmailAddress, EmailError, OneTimeToken};
 pub use password::{Password, PasswordError, PasswordInput, PasswordRules};
 pub use post::{Cursor, FeedPage, PageStart, Post, PostBody, PostTitle, PostVersion, VersionPage};
 pub use role::Role;

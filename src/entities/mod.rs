@@ -3,6 +3,7 @@
 //! Written in SeaORM 2's compact format (`DeriveEntityModel` + `Relation`).
 //! A `Model` is never a form or a JSON body; `db/` turns rows into domain values.
 
+pub mod account_tokens;
 pub mod api_tokens;
 pub mod invites;
 pub mod moderation_log;

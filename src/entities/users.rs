@@ -14,6 +14,10 @@ pub struct Model {
     pub role: String,
     pub suspended_at: Option<DateTimeUtc>,
     pub suspension_reason: Option<String>,
+    /// The address as its owner typed it, verified or not.
+    pub email: Option<String>,
+    /// The same address lowercased, once verified (unique).
+    pub verified_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,11 +21,8 @@ pub const REFUSED: &str =
 /// `--trust-proxy`, from `X-Forwarded-Host` and `X-Forwarded-Proto`, which
 /// the proxy in front sets — with `https` when cookies are secure.
 pub fn is_cross_site(req: &Request, trust_proxy: bool, secure: bool) -> bool {
-    if req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
-    {
+    let fetch_site = req.headers().get("sec-fetch-site");
+    if fetch_site.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site")) {
         return true;
     }
     let Some(origin) = req.headers().get(header::ORIGIN) else {
@@ -34,6 +31,15 @@ pub fn is_cross_site(req: &Request, trust_proxy: bool, secure: bool) -> bool {
     let Ok(origin) = origin.to_str() else {
         return true;
     };
+    // A page of ours sent with `Referrer-Policy: no-referrer` (the password
+    // reset page) makes browsers write `Origin: null` on its forms; they
+    // still say `Sec-Fetch-Site: same-origin`, which a sandboxed frame or
+    // another site's page never gets.
+    if origin.trim() == "null"
+        && fetch_site.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"))
+    {
+        return false;
+    }
     match own_origin(req, trust_proxy, secure) {
         Some(own) => !without_default_port(origin.trim()).eq_ignore_ascii_case(&own),
         None => true,
@@ -106,6 +112,26 @@ mod tests {
             false,
             false
         ));
+    }
+
+    #[test]
+    fn a_null_origin_from_our_own_no_referrer_page_passes() {
+        let host = ("host", "board.example:3000");
+        assert!(!is_cross_site(
+            &req(&[host, ("origin", "null"), ("sec-fetch-site", "same-origin")]),
+            false,
+            false
+        ));
+        for site in ["same-site", "none", "cross-site"] {
+            assert!(
+                is_cross_site(
+                    &req(&[host, ("origin", "null"), ("sec-fetch-site", site)]),
+                    false,
+                    false
+                ),
+                "{site}"
+            );
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@ use sea_orm::TransactionTrait;
 
 use crate::{
     domain::{
-        Authenticated, CredentialEpoch, PasswordError, PasswordInput, PasswordRules, Role,
-        SessionSecret, SignupMode, User, Username, UsernameError, rate_limit, session::now,
+        Authenticated, CredentialEpoch, EmailAddress, PasswordError, PasswordInput, PasswordRules,
+        Role, SessionSecret, SignupMode, User, Username, UsernameError, rate_limit, session::now,
     },
     services::passwords::{HashError, PasswordHasher},
     services::throttle::{KnownDevice, Throttle, Throttled},
@@ -25,19 +25,26 @@ pub struct SignupInput<'a> {
     pub password_confirm: Option<&'a PasswordInput>,
     /// The invite code, where sign-ups need one.
     pub invite: Option<&'a str>,
+    /// An email address, optional (blank is none); unverified until its
+    /// owner follows the link mailed to it.
+    pub email: Option<&'a str>,
 }
 
 /// Why a sign-up was refused, field by field.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SignupErrors {
     pub username: Option<String>,
+    pub email: Option<String>,
     pub password: Option<PasswordError>,
     pub password_confirm: Option<String>,
 }
 
 impl SignupErrors {
     pub fn is_empty(&self) -> bool {
-        self.username.is_none() && self.password.is_none() && self.password_confirm.is_none()
+        self.username.is_none()
+            && self.email.is_none()
+            && self.password.is_none()
+            && self.password_confirm.is_none()
     }
 }
 
@@ -238,7 +245,7 @@ impl Accounts {
             HashError::Busy => OperatorError::Refused(BUSY.to_owned()),
             HashError::Failed(e) => e.into(),
         })?;
-        match store::users::create(self.store.pool(), &name, hash, role).await {
+        match store::users::create(self.store.pool(), &name, hash, role, None).await {
             Ok(user) => Ok(user),
             Err(CreateUserError::UsernameTaken) => {
                 Err(OperatorError::Refused(USERNAME_TAKEN.to_owned()))
@@ -326,6 +333,12 @@ impl Accounts {
         let username = Username::parse(input.username)
             .map_err(|e: UsernameError| errors.username = Some(e.to_string()))
             .ok();
+        let email = match input.email.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(email) => EmailAddress::parse(email)
+                .map_err(|e| errors.email = Some(e.to_string()))
+                .ok(),
+            None => None,
+        };
         let password = self
             .rules
             .check(input.password.clone(), input.username)
@@ -363,7 +376,10 @@ impl Accounts {
                 });
             }
         };
-        match self.create_invited(&username, hash, invite).await {
+        match self
+            .create_invited(&username, hash, invite, email.as_ref())
+            .await
+        {
             Ok(Some(user)) => {
                 slots.keep();
                 Ok(Authenticated {
@@ -395,14 +411,15 @@ impl Accounts {
         username: &Username,
         hash: String,
         invite: Option<uuid::Uuid>,
+        email: Option<&EmailAddress>,
     ) -> Result<Option<User>, CreateUserError> {
         let Some(invite) = invite else {
-            return store::users::create(self.store.pool(), username, hash, Role::Member)
+            return store::users::create(self.store.pool(), username, hash, Role::Member, email)
                 .await
                 .map(Some);
         };
         let txn = self.store.pool().begin().await?;
-        let user = store::users::create(&txn, username, hash, Role::Member).await?;
+        let user = store::users::create(&txn, username, hash, Role::Member, email).await?;
         if !store::moderation::claim_invite(&txn, invite, user.id, now()).await? {
             txn.rollback().await?;
             return Ok(None);

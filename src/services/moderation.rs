@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Role, SessionSecret, User, session::now},
+    services::recovery::Recovery,
     store::{
         self, Store,
         moderation::{InviteListing, LogEntry, OpenReport, Person, ReportInsert},
@@ -25,15 +26,30 @@ use crate::{
     },
 };
 
-/// The operators' use cases, with the store.
+/// The operators' use cases, with the store, and (where mail is set up)
+/// what tells a person that they were suspended or reinstated.
 #[derive(Clone)]
 pub struct Moderation {
     store: Store,
+    notices: Option<Recovery>,
 }
 
 impl Moderation {
+    /// Without notices: the command line has no mail settings.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            notices: None,
+        }
+    }
+
+    /// Suspensions and reinstatements are mailed to the person's verified
+    /// address.
+    pub fn with_notices(self, recovery: Recovery) -> Self {
+        Self {
+            notices: Some(recovery),
+            ..self
+        }
     }
 
     /// Suspends `username`: marks the account suspended (so that it cannot log
@@ -74,6 +90,9 @@ impl Moderation {
         )
         .await?;
         txn.commit().await?;
+        if let Some(notices) = &self.notices {
+            notices.account_suspended(&target.user, reason.as_deref());
+        }
         Ok(Person {
             suspended_at: Some(at),
             suspension_reason: reason,
@@ -103,6 +122,9 @@ impl Moderation {
             .await?;
         }
         txn.commit().await?;
+        if let Some(notices) = &self.notices {
+            notices.account_reinstated(&target.user);
+        }
         Ok(Person {
             suspended_at: None,
             suspension_reason: None,

@@ -43,6 +43,10 @@ pub struct Limits {
     pub signups: LimitSetting,
     /// Posts written or edited per account.
     pub posts: LimitSetting,
+    /// Password-reset requests per account (or per login typed, for none).
+    pub password_resets: LimitSetting,
+    /// Password-reset requests per client address.
+    pub password_resets_per_address: LimitSetting,
 }
 
 /// A refusal: try again after `retry_after` (whole seconds, at least one).
@@ -184,6 +188,38 @@ impl Throttle {
                 slots.keep();
             }
         })
+    }
+
+    /// Takes a password-reset request's slots: `account`'s (the account's
+    /// id, or the login typed when it names none, so that both cost the
+    /// same) and the client address's.
+    pub async fn password_reset_request(
+        &self,
+        account: &str,
+        client_ip: Option<IpAddr>,
+    ) -> anyhow::Result<Result<Slots, Throttled>> {
+        let mut keys = Vec::new();
+        let account: String = account
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            // The key column holds 160 characters.
+            .take(140)
+            .collect();
+        push(
+            &mut keys,
+            format!("forgot:{account}"),
+            self.limits.password_resets,
+        );
+        if let Some(ip) = client_ip {
+            push(
+                &mut keys,
+                format!("forgot-address:{}", address_key(ip)),
+                self.limits.password_resets_per_address,
+            );
+        }
+        take(self.store.pool(), &keys).await
     }
 
     /// Gives `slots` back: the attempt succeeded, or did not count.

@@ -8,6 +8,7 @@ mod hot;
 pub mod moderation;
 pub mod posts;
 pub mod rate_limits;
+pub mod recovery;
 mod rows;
 #[cfg(any(test, feature = "test-routes"))]
 pub mod scratch;

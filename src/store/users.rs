@@ -1,14 +1,14 @@
 //! Queries and changes on `users`.
 
 use sea_orm::{
-    ActiveValue::Set,
+    ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{CredentialEpoch, Role, User, Username, session::now},
+    domain::{CredentialEpoch, EmailAddress, Role, User, Username, session::now},
     entities::users,
 };
 
@@ -26,6 +26,7 @@ pub async fn create(
     username: &Username,
     password_hash: String,
     role: Role,
+    email: Option<&EmailAddress>,
 ) -> Result<User, CreateUserError> {
     let id = Uuid::now_v7();
     let row = users::ActiveModel {
@@ -37,6 +38,9 @@ pub async fn create(
         role: Set(role.as_str().to_owned()),
         suspended_at: Set(None),
         suspension_reason: Set(None),
+        // Left out of the statement when absent (the column's default, NULL).
+        email: email.map_or(NotSet, |e| Set(Some(e.as_str().to_owned()))),
+        verified_email: NotSet,
     };
     match users::Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(User {

@@ -14,6 +14,7 @@ import {
   createUser,
   launchBrowser,
   logIn,
+  mailedLink,
   newContext,
   seedPosts,
   signUp,
@@ -117,6 +118,14 @@ describe('accessibility', () => {
         await check(page, 'sign-up with errors (no JavaScript)');
         await page.goto(`${base}/nowhere`);
         await check(page, 'the 404 page');
+        await page.goto(`${base}/password/forgot`);
+        await check(page, 'forgot password');
+        await page.fill('#forgot-login', 'nobody');
+        await page.click('#forgot-form button[type=submit]');
+        await page.waitForSelector('#forgot-sent');
+        await check(page, 'forgot password, sent (htmx)');
+        await page.goto(`${base}/password/reset/${'A'.repeat(43)}`);
+        await check(page, 'a reset link that does not work (410)');
 
         const context = await newContext(browser, { colorScheme: scheme });
         const me = await context.newPage();
@@ -203,6 +212,39 @@ describe('accessibility', () => {
         await me.fill('#new-password-confirm', 'not the same');
         await submitWithoutHtmx(me, '#password-form');
         await check(me, 'password change with errors (no JavaScript)');
+        await me.goto(`${base}/settings/email`);
+        await check(me, 'email address, none yet');
+        await me.fill('#email-address', 'reader@example.com');
+        await me.fill('#email-current-password', 'not my password');
+        await me.click('#email-form button[type=submit]');
+        await me.waitForSelector('#email-errors');
+        await check(me, 'email address with an error (htmx)');
+        await me.goto(`${base}/settings/email`);
+        await me.fill('#email-address', 'reader@example.com');
+        await me.fill('#email-current-password', PASSWORD);
+        await submitWithoutHtmx(me, '#email-form');
+        await check(me, 'email address, not confirmed yet');
+        const verify = await mailedLink(server.mailDir, 'reader@example.com', '/email/verify/');
+        await me.goto(`${base}${verify}`);
+        await check(me, 'confirming an address');
+        await submitWithoutHtmx(me, '#verify-form');
+        await check(me, 'address confirmed');
+        await me.goto(`${base}/settings/delete`);
+        await check(me, 'delete account');
+        await me.fill('#delete-current-password', PASSWORD);
+        await me.fill('#delete-confirm', 'someone else');
+        await submitWithoutHtmx(me, '#delete-form');
+        await check(me, 'delete account with an error (no JavaScript)');
+        await me.goto(`${base}/password/forgot`);
+        await me.fill('#forgot-login', 'reader');
+        await submitWithoutHtmx(me, '#forgot-form');
+        const reset = await mailedLink(server.mailDir, 'reader@example.com', '/password/reset/');
+        await me.goto(`${base}${reset}`);
+        await check(me, 'choosing a new password');
+        await me.fill('#reset-password', 'short');
+        await me.fill('#reset-password-confirm', 'short');
+        await submitWithoutHtmx(me, '#reset-form');
+        await check(me, 'choosing a new password with an error (no JavaScript)');
         await me.goto(`${base}/`);
         await Promise.all([me.waitForURL(/logged_out/), me.click('.site-nav form[action="/logout"] button')]);
         await check(me, 'logged out');
@@ -240,7 +282,7 @@ describe('accessibility', () => {
         assertNoProblems(assert, staff);
         console.log(`axe ${AXE_VERSION}, ${scheme}: ${checked.length} pages and states checked`);
         for (const line of incomplete) console.log(`for review (incomplete): ${line}`);
-        assertNoProblems(assert, visitor, { expected: [404, 422] });
+        assertNoProblems(assert, visitor, { expected: [404, 410, 422] });
         assertNoProblems(assert, context, { expected: [422] });
         await Promise.all([visitor.close(), context.close(), elsewhere.close()]);
         assert.deepEqual(violations, [], `axe violations:\n${violations.join('\n')}`);

@@ -5,7 +5,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,7 +25,8 @@ export async function startServer(extraArgs = []) {
     BIN,
     // The tests sign up more people from 127.0.0.1, and write more posts per
     // person, than a public site allows.
-    ['--addr', '127.0.0.1:0', '--database-url', `sqlite://${dir}/e2e.db`, '--signup-limit', '0', '--post-limit', '0', ...extraArgs],
+    // Mail (no SMTP server) is written as .eml files into the test's folder.
+    ['--addr', '127.0.0.1:0', '--database-url', `sqlite://${dir}/e2e.db`, '--signup-limit', '0', '--post-limit', '0', '--mail-dir', path.join(dir, 'mail'), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' } },
   );
   const log = [];
@@ -43,6 +44,7 @@ export async function startServer(extraArgs = []) {
     base,
     log,
     databaseUrl: `sqlite://${dir}/e2e.db`,
+    mailDir: path.join(dir, 'mail'),
     async stop() {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
@@ -185,4 +187,32 @@ export async function markDocument(page) {
 
 export async function documentWasKept(page) {
   return page.evaluate(() => window.__tangerineMark === 'still here');
+}
+
+/** The mail written so far into `mailDir`, oldest first. */
+export function mails(mailDir) {
+  let names = [];
+  try {
+    names = readdirSync(mailDir).filter((n) => n.endsWith('.eml')).sort();
+  } catch {
+    return [];
+  }
+  return names.map((n) => readFileSync(path.join(mailDir, n), 'utf8'));
+}
+
+/**
+ * Waits (up to 10 s) for a message to `to` holding a link under `prefix`
+ * (such as `/password/reset/`) and returns the link's path; a link already
+ * in one of the `seen` messages does not count.
+ */
+export async function mailedLink(mailDir, to, prefix, seen = []) {
+  const pattern = new RegExp(`https?://[^\\s/]+(${prefix.replace(/\//g, '\\/')}[A-Za-z0-9_-]{43})`);
+  for (let i = 0; i < 200; i += 1) {
+    for (const mail of mails(mailDir).reverse()) {
+      const found = mail.includes(`To: ${to}`) && mail.match(pattern);
+      if (found && !seen.includes(found[1])) return found[1];
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no ${prefix} link to ${to} in ${mailDir}`);
 }

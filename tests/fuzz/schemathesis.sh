@@ -28,11 +28,13 @@ if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "
 fi
 [ -x "$BIN" ] || cargo build --locked --bin tangerine
 
-# No login, sign-up, posting or hashing-queue limits: the fuzzer's thousands
-# of wrong logins, sign-ups from one address and posts would otherwise
-# (rightly) get 429 for everything after the first few.
+# No login, sign-up, posting, password-reset or hashing-queue limits: the
+# fuzzer's thousands of wrong logins, sign-ups from one address, posts and
+# reset requests would otherwise (rightly) get 429 for everything after the
+# first few. Mail (sign-ups with an address) goes to the run's own folder.
 "$BIN" --addr "127.0.0.1:$PORT" --database-url "$DB_URL" --login-max-failures 0 \
   --login-max-failures-per-address 0 --signup-limit 0 --max-pending-logins 0 --post-limit 0 \
+  --forgot-password-limit 0 --forgot-password-limit-per-address 0 --mail-dir "$WORK/mail" \
   > "$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
@@ -59,9 +61,9 @@ COOKIE=$(awk -F'\t' 'NF>=7 { sub(/^#HttpOnly_/, "", $1); if ($1 !~ /^#/) printf 
 BEARER=$(curl -sf -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' -H "X-CSRF-Token: $TOKEN" \
   -d '{"name":"schemathesis","scope":"write","expires_in_days":7}' "$BASE/api/tokens" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-# Logging in or out, or ending a session, could end the very session the run
-# uses: those are covered by the logged-out run and the HTTP tests.
-run -H "Cookie: $COOKIE" -H "X-CSRF-Token: $TOKEN" --exclude-operation-id login --exclude-operation-id logout --exclude-operation-id revoke_session
+# Logging in or out, ending a session, or deleting the account could end the
+# very session the run uses: those are covered by the logged-out run and the HTTP tests.
+run -H "Cookie: $COOKIE" -H "X-CSRF-Token: $TOKEN" --exclude-operation-id login --exclude-operation-id logout --exclude-operation-id revoke_session --exclude-operation-id delete_me
 curl -sf -o /dev/null -b "$JAR" "$BASE/api/me" || { echo "the session died during the run" >&2; exit 1; }
 curl -sf -o /dev/null -b "$JAR" "$BASE/api/admin/log" || { echo "the admin lost their role during the run" >&2; exit 1; }
 

@@ -57,6 +57,10 @@ async fn the_spec_is_valid_openapi_3_and_publishes_the_limits() {
         ("DELETE", "/posts/{id}"),
         ("GET", "/users/{username}"),
         ("GET", "/users/{username}/posts"),
+        ("DELETE", "/me"),
+        ("GET", "/me/export"),
+        ("POST", "/password/forgot"),
+        ("POST", "/password/reset"),
     ] {
         assert!(
             operations.contains(&(expected.0.to_owned(), expected.1.to_owned())),

@@ -104,7 +104,7 @@ async fn switch_environment_variables_accept_true_false_1_and_0() {
     }
 }
 
-const MIGRATIONS: [&str; 11] = [
+const MIGRATIONS: [&str; 12] = [
     "m20261129_000001_create_users",
     "m20261129_000002_create_sessions",
     "m20261129_000003_create_signing_keys",
@@ -115,6 +115,7 @@ const MIGRATIONS: [&str; 11] = [
     "m20261203_000008_create_rate_limits",
     "m20261204_000009_render_headings_below_titles",
     "m20261205_000010_add_roles_and_moderation",
+    "m20261206_000011_add_emails_and_recovery",
     "m20261207_000012_create_api_tokens",
 ];
 

@@ -18,6 +18,7 @@ use tangerine::{
     startup::Application,
 };
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -39,6 +40,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// This instance's password hasher, to hold hashes on purpose.
     pub hasher: PasswordHasher,
+    /// Where this instance writes mail without `--smtp-url`.
+    pub mail_dir: std::path::PathBuf,
 }
 
 /// Limits that every test runs without unless it sets them itself: most
@@ -58,6 +61,14 @@ pub fn settings_for(database: &TestDatabase, args: &[&str]) -> Settings {
         if !args.contains(flag) {
             argv.extend([*flag, *off]);
         }
+    }
+    // Mail goes to a folder of the test's own, never the working directory.
+    let mail_dir = std::env::temp_dir()
+        .join(format!("tangerine-mail-{}", Uuid::new_v4().simple()))
+        .display()
+        .to_string();
+    if !args.contains(&"--mail-dir") {
+        argv.extend(["--mail-dir", &mail_dir]);
     }
     argv.extend_from_slice(args);
     Cli::try_parse_from(argv)
@@ -79,6 +90,7 @@ pub async fn spawn_app_with(args: &[&str]) -> TestApp {
 
 pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
     LazyLock::force(&TRACING);
+    let mail_dir = settings.mail_dir.clone();
     let app = Application::build(settings).await.expect("the app builds");
     let address = format!("http://{}", app.addr());
     let hasher = app.hasher();
@@ -100,6 +112,7 @@ pub async fn spawn_on(database: TestDatabase, settings: Settings) -> TestApp {
         server: Some(server),
         database,
         hasher,
+        mail_dir,
     }
 }
 
@@ -156,6 +169,7 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
     }
 }
 
@@ -638,4 +652,153 @@ pub fn cpu_time(pid: u32) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// An SMTP server of the test's own (aiosmtpd, through
+/// `tests/http/smtp_sink.py`), writing each message it receives to a folder.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+impl SmtpSink {
+    /// Starts the server; None (and a line saying the test is skipped) when
+    /// Python or aiosmtpd is missing. `.ci/run` installs both.
+    pub fn start() -> Option<Self> {
+        Self::start_on(None)
+    }
+
+    /// The same, on `port` when given.
+    pub fn start_on(port: Option<u16>) -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!("tangerine-smtp-{}", Uuid::new_v4().simple()));
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/smtp_sink.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(&dir)
+            .args(port.map(|p| p.to_string()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        let Ok(mut child) = child else {
+            eprintln!("skipped: python3 is not installed (needed for the SMTP test server)");
+            return None;
+        };
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        match line.trim().parse::<u16>() {
+            Ok(port) => Some(Self { child, port, dir }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                eprintln!("skipped: aiosmtpd is not installed (pip install aiosmtpd)");
+                None
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The messages in `dir` (`.eml` files), oldest first.
+pub fn mails_in(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// Waits (up to 10 s) until `dir` holds at least `n` messages; returns them.
+pub async fn wait_for_mails(dir: &std::path::Path, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let mails = mails_in(dir);
+        if mails.len() >= n {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "expected {n} messages in {}, found {:?}",
+        dir.display(),
+        mails_in(dir)
+    );
+}
+
+/// The path of the first link in `mail` under `prefix` (such as
+/// `/password/reset/`), with its token.
+pub fn link_in(mail: &str, prefix: &str) -> String {
+    let pattern = format!(
+        r"https?://[^\s/]+(?:/[^\s]*)?({}[A-Za-z0-9_-]{{43}})",
+        regex::escape(prefix)
+    );
+    let re = regex::Regex::new(&pattern).expect("a pattern");
+    // Undo quoted-printable's soft line breaks, should a message use it.
+    let mail = mail.replace("=\r\n", "").replace("=\n", "");
+    re.captures(&mail)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| panic!("no {prefix} link in {mail}"))
+}
+
+impl TestApp {
+    /// Signs `name` up in the first browser with address `email`, and
+    /// follows the verification link mailed to `mail_dir` (the app's own
+    /// unless it sends through SMTP).
+    pub async fn verified_user(&self, name: &str, email: &str, mail_dir: &std::path::Path) {
+        let before = mails_in(mail_dir).len();
+        let resp = self
+            .submit(
+                "/signup",
+                &[
+                    ("username", name),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("password_confirm", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "sign-up of {name}");
+        let mails = wait_for_mails(mail_dir, before + 1).await;
+        let link = link_in(&mails[before], "/email/verify/");
+        let resp = self.submit(&link, &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "verifying {email}");
+    }
+}
+
+/// Waits (up to 10 s) for a message in `dir` that contains `needle`;
+/// returns the newest such.
+pub async fn wait_for_mail(dir: &std::path::Path, needle: &str) -> String {
+    for _ in 0..200 {
+        if let Some(mail) = mails_in(dir).into_iter().rev().find(|m| m.contains(needle)) {
+            return mail;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "no message with {needle:?} in {}: {:?}",
+        dir.display(),
+        mails_in(dir)
+    );
 }

@@ -76,7 +76,7 @@ async fn paths_that_do_not_decode_answer_404_in_the_apis_shape_or_as_a_page() {
 
 /// A valid body for every operation that takes one; the test fails when
 /// the spec has an operation that is not here.
-fn valid_body(operation: &str, n: usize) -> Value {
+fn valid_body(operation: &str, n: usize, reset_token: &str) -> Value {
     match operation {
         "sign_up" => json!({"username": format!("typed_{n}"), "password": PASSWORD}),
         "login" => json!({"username": "alice", "password": PASSWORD, "remember": true}),
@@ -88,10 +88,38 @@ fn valid_body(operation: &str, n: usize) -> Value {
         "report_post" => json!({"reason": "typed"}),
         "create_token" => json!({"name": "typed", "scope": "read", "expires_in_days": 30}),
         "change_password" => {
-            json!({"current_password": PASSWORD, "new_password": "another horse battery staple"})
+            json!({"current_password": PASSWORD, "new_password": CHANGED})
         }
+        "forgot_password" => json!({"login": "alice"}),
+        "reset_password" => json!({"token": reset_token, "new_password": RESET}),
+        "delete_me" => json!({"current_password": RESET}),
         other => panic!("no valid body for operation {other}: add one"),
     }
+}
+
+const CHANGED: &str = "another horse battery staple";
+const RESET: &str = "a reset horse battery staple";
+
+/// A one-time reset token for `name`, as `tangerine user reset-link` prints it.
+fn reset_token_of(app: &TestApp, name: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tangerine"))
+        .args([
+            "user",
+            "reset-link",
+            name,
+            "--base-url",
+            "http://board.test",
+        ])
+        .args(["--database-url", &app.database.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    link.trim().rsplit('/').next().unwrap().to_owned()
 }
 
 /// Values of every JSON type but `ty`.
@@ -146,7 +174,15 @@ async fn a_value_of_the_wrong_type_in_any_field_of_any_operation_gets_400_or_422
                 .map(move |(method, op)| (path, method, op))
         })
         .collect();
-    operations.sort_by_key(|(_, _, op)| op["operationId"] == "change_password");
+    // Then the reset (with a token made after the change, which would void
+    // it), then deleting the account, last of all.
+    operations.sort_by_key(|(_, _, op)| match op["operationId"].as_str() {
+        Some("change_password") => 1,
+        Some("reset_password") => 2,
+        Some("delete_me") => 3,
+        _ => 0,
+    });
+    let mut reset_token = String::new();
     for (path, method, operation) in operations {
         let Some(content) = operation["requestBody"]["content"].as_object() else {
             continue;
@@ -157,13 +193,16 @@ async fn a_value_of_the_wrong_type_in_any_field_of_any_operation_gets_400_or_422
             .as_object()
             .unwrap();
         let op_id = operation["operationId"].as_str().unwrap();
+        if op_id == "reset_password" {
+            reset_token = reset_token_of(&app, "alice");
+        }
         let url = format!("/api{}", path.replace("{id}", &post_id));
         let method: Method = method.to_uppercase().parse().unwrap();
         for (field, field_schema) in properties {
             let ty = field_schema["type"].as_str().unwrap_or("string");
             for wrong in wrong_values(ty) {
                 n += 1;
-                let mut body = valid_body(op_id, n);
+                let mut body = valid_body(op_id, n, &reset_token);
                 body[field] = wrong.clone();
                 let resp = app.api_send(method.clone(), &url, Some(body)).await;
                 let status = resp.status();
@@ -179,7 +218,11 @@ async fn a_value_of_the_wrong_type_in_any_field_of_any_operation_gets_400_or_422
         // refused was the type alone.
         n += 1;
         let resp = app
-            .api_send(method.clone(), &url, Some(valid_body(op_id, n)))
+            .api_send(
+                method.clone(),
+                &url,
+                Some(valid_body(op_id, n, &reset_token)),
+            )
             .await;
         if path.starts_with("/admin/") {
             // Alice is a member: past the types, her role is what refuses

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accessibility;
+mod account_deletion;
 mod accounts;
 mod admin;
 mod api;
@@ -13,6 +14,7 @@ mod cli_users;
 mod compression;
 mod connections;
 mod devices;
+mod email;
 mod explorer;
 mod failures;
 mod inputs;
@@ -25,6 +27,7 @@ mod pages;
 mod password;
 mod posting;
 mod posts;
+mod recovery;
 mod security;
 mod sessions;
 mod throttle;

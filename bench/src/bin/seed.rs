@@ -135,6 +135,8 @@ async fn main() -> anyhow::Result<()> {
             login_failures_per_address: LimitSetting::Off,
             signups: LimitSetting::Off,
             posts: LimitSetting::Off,
+            password_resets: LimitSetting::Off,
+            password_resets_per_address: LimitSetting::Off,
         },
     );
     let accounts = Accounts::new(
@@ -151,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
             password: &password,
             password_confirm: None,
             invite: None,
+            email: None,
         };
         accounts
             .sign_up(input, None)

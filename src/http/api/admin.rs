@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    auth::{CsrfHeader, SessionAuth},
+    auth::{Access, Auth, CsrfHeader, ReadAuth, WriteAuth},
     error::{ApiError, Errors, error_set},
     objects::{Omittable, Text},
 };
@@ -50,7 +50,7 @@ fn moderation_error(e: ModerationError) -> ApiError {
 }
 
 /// The caller, if staff; 403 otherwise, before anything is read.
-fn staff(auth: SessionAuth) -> Result<Actor, ApiError> {
+fn staff<A: Access>(auth: Auth<A>) -> Result<Actor, ApiError> {
     if auth.0.role.is_staff() {
         Ok(Actor::Staff(auth.0))
     } else {
@@ -58,7 +58,7 @@ fn staff(auth: SessionAuth) -> Result<Actor, ApiError> {
     }
 }
 
-fn admin(auth: SessionAuth) -> Result<Actor, ApiError> {
+fn admin<A: Access>(auth: Auth<A>) -> Result<Actor, ApiError> {
     if auth.0.role.is_admin() {
         Ok(Actor::Staff(auth.0))
     } else {
@@ -317,7 +317,7 @@ impl AdminApi {
     )]
     async fn list_users(
         &self,
-        auth: SessionAuth,
+        auth: ReadAuth,
         state: Data<&AppState>,
         /// Part of a name.
         #[oai(validator(max_length = 32))]
@@ -361,7 +361,7 @@ impl AdminApi {
     )]
     async fn suspend(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         username: Path<String>,
@@ -386,7 +386,7 @@ impl AdminApi {
     )]
     async fn reinstate(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         username: Path<String>,
@@ -411,7 +411,7 @@ impl AdminApi {
     )]
     async fn end_sessions(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         username: Path<String>,
@@ -437,7 +437,7 @@ impl AdminApi {
     )]
     async fn set_role(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         username: Path<String>,
@@ -466,7 +466,7 @@ impl AdminApi {
     )]
     async fn remove_post(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,
@@ -492,7 +492,7 @@ impl AdminApi {
     )]
     async fn reports(
         &self,
-        auth: SessionAuth,
+        auth: ReadAuth,
         state: Data<&AppState>,
     ) -> Result<ReportsResponse, Errors<ListErrors>> {
         let actor = staff(auth)?;
@@ -529,7 +529,7 @@ impl AdminApi {
     )]
     async fn resolve(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,
@@ -556,7 +556,7 @@ impl AdminApi {
     #[oai(path = "/admin/log", method = "get", operation_id = "admin_log")]
     async fn log(
         &self,
-        auth: SessionAuth,
+        auth: ReadAuth,
         state: Data<&AppState>,
         /// The `next` of the previous page.
         before: Query<Option<String>>,
@@ -602,7 +602,7 @@ impl AdminApi {
     )]
     async fn report(
         &self,
-        auth: SessionAuth,
+        auth: WriteAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
         id: Path<String>,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod objects;
 pub mod posts;
+pub mod recovery;
 pub mod session;
 pub mod sessions;
 pub mod tokens;
@@ -43,6 +44,7 @@ type Api = (
     tokens::TokensApi,
     users::UsersApi,
     posts::PostsApi,
+    recovery::RecoveryApi,
     admin::AdminApi,
 );
 
@@ -54,6 +56,7 @@ fn service() -> OpenApiService<Api, ()> {
             tokens::TokensApi,
             users::UsersApi,
             posts::PostsApi,
+            recovery::RecoveryApi,
             admin::AdminApi,
         ),
         "Tangerine",

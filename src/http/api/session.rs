@@ -11,10 +11,12 @@ use super::{
 };
 use crate::{
     domain::PasswordInput,
+    http::api::recovery::DeleteAccountRequest,
     http::client,
     http::csrf::Csrf,
     http::session::Session,
     services::accounts::{self, LoginAttempt, LoginError, PasswordChange, PasswordChangeError},
+    services::recovery::ConfirmedError,
     state::AppState,
 };
 
@@ -71,6 +73,7 @@ error_set! {
     LogoutErrors = [401, 403];
     MeErrors = [401];
     CsrfErrors = [];
+    DeleteErrors = [400, 401, 403, 413, 415, 422, 429, 503];
 }
 
 #[derive(ApiResponse)]
@@ -114,6 +117,14 @@ pub enum PasswordResponse {
     Changed,
 }
 
+#[derive(ApiResponse)]
+pub enum DeleteResponse {
+    /// The account, its sessions, tokens and posts are deleted; the
+    /// username is free again.
+    #[oai(status = 204)]
+    Deleted,
+}
+
 #[OpenApi(tag = "ApiTags::Session")]
 impl SessionApi {
     /// Log in
@@ -131,13 +142,15 @@ impl SessionApi {
     ) -> Result<LoginResponse, Errors<LoginErrors>> {
         let state = state.0;
         let password = PasswordInput::new(body.0.password.0);
+        let device = session.known_device(body.0.username.as_str());
+        let new_device = device.is_none();
         let attempt = state
             .accounts
             .log_in(LoginAttempt {
                 username: body.0.username.as_str(),
                 password: &password,
                 client_ip: client::ip(req, state.settings.trust_proxy),
-                device: session.known_device(body.0.username.as_str()),
+                device,
             })
             .await;
         match attempt {
@@ -147,6 +160,10 @@ impl SessionApi {
                     .login(&who, remember)
                     .await
                     .map_err(ApiError::from)?;
+                if new_device {
+                    let client = client::info(req, state.settings.trust_proxy);
+                    state.recovery.new_login(&who.user, &client);
+                }
                 Ok(LoginResponse::Ok(Json(who.user.into())))
             }
             Err(LoginError::InvalidCredentials) => Err(ApiError::new(
@@ -212,6 +229,7 @@ impl SessionApi {
         auth: SessionAuth,
         #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
         state: Data<&AppState>,
+        req: &Request,
         session: Session,
         body: Json<PasswordChangeRequest>,
     ) -> Result<PasswordResponse, Errors<PasswordErrors>> {
@@ -227,6 +245,8 @@ impl SessionApi {
             Ok(epoch) => {
                 session.renew_secret(epoch).await.map_err(ApiError::from)?;
                 session.end_others().await.map_err(ApiError::from)?;
+                let client = client::info(req, state.settings.trust_proxy);
+                state.recovery.password_changed(&auth.0, &client);
                 Ok(PasswordResponse::Changed)
             }
             // The wrong current password first: it is what the caller must fix.
@@ -241,6 +261,43 @@ impl SessionApi {
             }
             Err(PasswordChangeError::Busy) => Err(ApiError::busy().into()),
             Err(PasswordChangeError::Unexpected(e)) => Err(e.into()),
+        }
+    }
+
+    /// Delete your account
+    ///
+    /// Needs the current password (a wrong one, 422, counts as a failed
+    /// login for your username). Deletes the account, every session, token
+    /// and post of it, at once.
+    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
+    async fn delete(
+        &self,
+        auth: SessionAuth,
+        #[oai(name = "X-CSRF-Token")] _csrf: CsrfHeader,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<DeleteAccountRequest>,
+    ) -> Result<DeleteResponse, Errors<DeleteErrors>> {
+        let password = PasswordInput::new(body.0.current_password.0);
+        match state
+            .0
+            .recovery
+            .delete_account(&auth.0, &password, None)
+            .await
+        {
+            Ok(()) => {
+                session.logout().await.map_err(ApiError::from)?;
+                Ok(DeleteResponse::Deleted)
+            }
+            Err(ConfirmedError::Invalid(errors)) => Err(ApiError::unprocessable(
+                errors.current_password.or(errors.other).unwrap_or_default(),
+            )
+            .into()),
+            Err(ConfirmedError::Throttled { retry_after }) => {
+                Err(ApiError::too_many_failures(retry_after).into())
+            }
+            Err(ConfirmedError::Busy) => Err(ApiError::busy().into()),
+            Err(ConfirmedError::Unexpected(e)) => Err(e.into()),
         }
     }
 

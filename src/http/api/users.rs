@@ -40,6 +40,11 @@ pub struct SignupRequest {
     /// server runs with `--signups invite`.
     #[oai(validator(max_length = 64))]
     pub invite: Omittable<Text>,
+    /// An email address for password resets and security notices,
+    /// optional; unverified until its owner follows the link mailed to it.
+    /// Never shown to anyone else.
+    #[oai(validator(max_length = 254))]
+    pub email: Omittable<Text>,
 }
 
 impl Example for SignupRequest {
@@ -48,6 +53,7 @@ impl Example for SignupRequest {
             username: "alice".into(),
             password: "correct horse battery".into(),
             invite: Omittable(None),
+            email: Omittable(Some("alice@example.com".into())),
         }
     }
 }
@@ -107,10 +113,12 @@ impl UsersApi {
             password: &password,
             password_confirm: None,
             invite: body.0.invite.as_ref().map(Text::as_str),
+            email: body.0.email.0.as_ref().map(|e| e.as_str()),
         };
         let client_ip = client::ip(req, state.settings.trust_proxy);
         match state.accounts.sign_up(input, client_ip).await {
             Ok(who) => {
+                state.recovery.send_verification(&who.user).await?;
                 let location = format!("/api/users/{}", who.user.username);
                 Ok(SignupResponse::Created(Json(who.user.into()), location))
             }
@@ -126,9 +134,9 @@ impl UsersApi {
             Err(SignupError::Invalid(errors)) => Err(match (errors.username, errors.password) {
                 (Some(username), _) => ApiError::unprocessable(username),
                 (None, Some(rule)) => ApiError::password(rule),
-                (None, None) => {
-                    ApiError::unprocessable(errors.password_confirm.unwrap_or_default())
-                }
+                (None, None) => ApiError::unprocessable(
+                    errors.email.or(errors.password_confirm).unwrap_or_default(),
+                ),
             }
             .into()),
             Err(SignupError::Throttled { retry_after }) => {

@@ -105,19 +105,25 @@ async fn login(
 ) -> WebResult {
     let next = safe_next(form.next);
     let remember = form.remember.as_deref().is_some_and(is_ticked);
+    let device = view.session().known_device(&form.username);
+    let new_device = device.is_none();
     let attempt = state
         .accounts
         .log_in(LoginAttempt {
             username: &form.username,
             password: &form.password,
             client_ip: client::ip(req, state.settings.trust_proxy),
-            device: view.session().known_device(&form.username),
+            device,
         })
         .await;
     let credentials_refused = matches!(attempt, Err(LoginError::InvalidCredentials));
     let (status, error, retry_after) = match attempt {
         Ok(who) => {
             view.session().login(&who, remember).await?;
+            if new_device {
+                let client = client::info(req, state.settings.trust_proxy);
+                state.recovery.new_login(&who.user, &client);
+            }
             return Ok(view.redirect(next.as_deref().unwrap_or("/")));
         }
         Err(LoginError::InvalidCredentials) => (
@@ -164,6 +170,7 @@ fn is_ticked(value: &str) -> bool {
 #[derive(Serialize, Default)]
 struct SignupView {
     username: String,
+    email: String,
     next: Option<String>,
     /// A refusal of the whole form (too many sign-ups, a busy server).
     error: Option<String>,
@@ -192,6 +199,7 @@ struct SignupQuery {
 #[derive(Serialize, Default)]
 struct SignupErrorsView {
     username: Option<String>,
+    email: Option<String>,
     password: Option<String>,
     password_confirm: Option<String>,
 }
@@ -200,6 +208,7 @@ impl From<SignupErrors> for SignupErrorsView {
     fn from(e: SignupErrors) -> Self {
         Self {
             username: e.username,
+            email: e.email,
             password: e.password.map(|rule| rule.to_string()),
             password_confirm: e.password_confirm,
         }
@@ -249,6 +258,8 @@ struct SignupForm {
     password: PasswordInput,
     #[serde(default)]
     password_confirm: PasswordInput,
+    #[serde(default)]
+    email: String,
     next: Option<String>,
     invite: Option<String>,
 }
@@ -266,6 +277,7 @@ async fn signup(
         password: &form.password,
         password_confirm: Some(&form.password_confirm),
         invite: form.invite.as_deref(),
+        email: Some(&form.email),
     };
     let client_ip = client::ip(req, state.settings.trust_proxy);
     let refused = |status, error: String, retry_after| {
@@ -274,6 +286,7 @@ async fn signup(
     let (status, error, errors, retry_after) = match state.accounts.sign_up(input, client_ip).await
     {
         Ok(who) => {
+            state.recovery.send_verification(&who.user).await?;
             // Signing up starts a remembered session.
             view.session().login(&who, true).await?;
             view.flash(format!(
@@ -310,6 +323,7 @@ async fn signup(
     };
     let again = SignupView {
         username: form.username.trim().to_owned(),
+        email: form.email.trim().to_owned(),
         next,
         error,
         errors: errors.into(),

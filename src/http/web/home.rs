@@ -2,12 +2,13 @@
 //! feed of everyone's posts, newest first.
 
 use poem::{
-    Route, get, handler,
+    Request, Route, get, handler,
     web::{Data, Query},
 };
 use serde::Serialize;
 
 use super::{
+    account,
     error::WebResult,
     posts::{FEED_PAGE, FeedView, PageQuery, reached_the_top},
     render::View,
@@ -27,9 +28,13 @@ struct Home {
 #[handler]
 async fn index(
     view: View,
+    req: &Request,
     Data(state): Data<&AppState>,
     Query(query): Query<PageQuery>,
 ) -> WebResult {
+    if let Some((notice, forget)) = account::take_notice(req, state) {
+        return deleted_home(&view, state, notice, forget).await;
+    }
     let stamp = view.session().stamp();
     let start = query.start()?;
     let page = state
@@ -41,4 +46,22 @@ async fn index(
     }
     let feed = FeedView::new(&view, &state.posts, page, "/").await?;
     view.render("pages/home.html", FEED_PAGE, Home { feed })
+}
+
+/// The homepage right after an account was deleted: it says so, once.
+async fn deleted_home(
+    view: &View,
+    state: &AppState,
+    notice: &'static str,
+    forget: poem::http::HeaderValue,
+) -> WebResult {
+    let page = state
+        .posts
+        .feed_versions(None, crate::domain::PageStart::Newest, PAGE_SIZE)
+        .await?;
+    let feed = FeedView::new(view, &state.posts, page, "/").await?;
+    let mut resp = view.page_with("pages/home.html", Home { feed }, vec![notice.to_owned()])?;
+    resp.headers_mut()
+        .append(poem::http::header::SET_COOKIE, forget);
+    Ok(resp)
 }

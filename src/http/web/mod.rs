@@ -1,6 +1,7 @@
 //! The HTML side of Tangerine: handlers per resource, the renderer, htmx
 //! helpers, and the middleware that only pages need.
 
+pub mod account;
 pub mod accounts;
 pub mod admin;
 pub mod assets;
@@ -13,6 +14,7 @@ pub mod health;
 pub mod home;
 pub mod htmx;
 pub mod posts;
+pub mod recovery;
 pub mod render;
 pub mod result;
 pub mod sessions;
@@ -35,6 +37,8 @@ pub fn routes() -> impl Endpoint {
     let route = settings::routes(route);
     let route = admin::routes(route);
     let route = tokens::routes(route);
+    let route = account::routes(route);
+    let route = recovery::routes(route);
     #[cfg(feature = "test-routes")]
     let route = route.at("/test/panic", poem::get(test_panic));
     route

@@ -1,7 +1,7 @@
 //! Settings: the page that lists them, and changing the password.
 
 use poem::{
-    Route, get, handler,
+    Request, Route, get, handler,
     http::StatusCode,
     web::{Data, Form},
 };
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{auth::CurrentUser, error::WebResult, render::View, result::Refusal};
 use crate::{
     domain::PasswordInput,
+    http::client,
     services::accounts::{self, PasswordChange, PasswordChangeError, PasswordChangeErrors},
     state::AppState,
 };
@@ -85,6 +86,7 @@ struct PasswordForm {
 #[handler]
 async fn change_password(
     view: View,
+    req: &Request,
     CurrentUser(user): CurrentUser,
     Data(state): Data<&AppState>,
     Form(form): Form<PasswordForm>,
@@ -105,6 +107,8 @@ async fn change_password(
         Ok(epoch) => {
             view.session().renew_secret(epoch).await?;
             let ended = view.session().end_others().await?;
+            let client = client::info(req, state.settings.trust_proxy);
+            state.recovery.password_changed(&user, &client);
             let noun = if ended == 1 {
                 "session was"
             } else {

@@ -36,7 +36,8 @@ pub async fn purge_expired(store: &Store) -> Result<u64, DbErr> {
     }
 }
 
-/// Purges expired sessions (and expired tokens, and throttle counts whose window has ended) every
+/// Purges expired sessions (and expired API tokens, reset and verification
+/// tokens, and throttle counts whose window has ended) every
 /// `every`, for as long as the server runs.
 pub async fn purge_periodically(store: Store, throttle: Throttle, every: Duration) {
     // The first round comes one interval after start-up, not at it: a
@@ -60,6 +61,12 @@ pub async fn purge_periodically(store: Store, throttle: Throttle, every: Duratio
                 "failed to purge expired tokens: {}",
                 crate::telemetry::one_line(e.as_ref())
             ),
+        }
+        if let Err(e) = crate::store::recovery::delete_expired_tokens(store.pool(), now()).await {
+            tracing::warn!(
+                "failed to purge expired account tokens: {}",
+                crate::store::errors::describe(&e)
+            );
         }
         if let Err(e) = throttle.purge().await {
             tracing::warn!(

@@ -316,6 +316,7 @@ mod tests {
             &Username::parse("alice").unwrap(),
             "x".into(),
             crate::domain::Role::Member,
+            None,
         )
         .await
         .unwrap();

@@ -268,6 +268,7 @@ mod tests {
             &Username::parse("alice").unwrap(),
             "x".into(),
             crate::domain::Role::Member,
+            None,
         )
         .await
         .unwrap();
@@ -276,6 +277,7 @@ mod tests {
             &Username::parse("bob").unwrap(),
             "x".into(),
             crate::domain::Role::Member,
+            None,
         )
         .await
         .unwrap();
@@ -411,6 +413,7 @@ mod tests {
             &Username::parse("alice").unwrap(),
             "x".into(),
             crate::domain::Role::Member,
+            None,
         )
         .await
         .unwrap();
@@ -526,6 +529,7 @@ mod tests {
             &Username::parse("bob").unwrap(),
             "x".into(),
             crate::domain::Role::Member,
+            None,
         )
         .await
         .unwrap();
