@@ -654,7 +654,12 @@ async fn a_password_change_keeps_tokens_but_ending_them_all_and_deleting_the_acc
         .await;
     assert_eq!(reinstated.status(), StatusCode::NO_CONTENT);
     assert_invalid_token_challenge(&with_token(&app, Method::GET, "/api/me", &token, None).await);
-    app.logged_in(&username).await;
+    let back = app.login(&username, "an entirely new passphrase").await;
+    assert_eq!(
+        back.status(),
+        StatusCode::SEE_OTHER,
+        "reinstated, the person logs in"
+    );
 
     // Deleting the account deletes its tokens with it.
     let (_, other) = make_token(&app, "read").await;

@@ -184,7 +184,8 @@ fn register_schemes(registry: &mut Registry) {
                 "A personal access token from /settings/tokens, as \
                  `Authorization: Bearer tgr_…`. No CSRF header is needed. A `read` token \
                  may call every reading operation; a `write` token everything but \
-                 managing tokens, sessions and the password. A token without the \
+                 managing tokens, sessions and the password, and deleting the account. \
+                 A token without the \
                  scope gets 403 `insufficient_scope`; an unknown, expired or revoked \
                  one 401 `invalid_token`.",
             ),

@@ -68,7 +68,7 @@ fn service() -> OpenApiService<Api, ()> {
          token (made at `/settings/tokens`), sent as `Authorization: Bearer tgr_…`: \
          no cookie, no CSRF header; a `read` token may call every reading \
          operation, a `write` token everything but managing tokens, sessions and \
-         the password. Or the same session cookie as the pages: log in with \
+         the password, and deleting the account. Or the same session cookie as the pages: log in with \
          `POST /api/session` (or in the browser); calls that change something then \
          also need the `X-CSRF-Token` header, from `GET /api/session/csrf` (this \
          explorer adds it by itself). Errors are always \

@@ -28,7 +28,8 @@ pub struct TokensApi;
 pub enum ScopeName {
     /// Every reading operation (`GET`), and nothing else.
     Read,
-    /// Everything a person may do, except managing tokens, sessions and the password.
+    /// Everything a person may do, except managing tokens, sessions and the
+    /// password, and deleting the account.
     Write,
 }
 
