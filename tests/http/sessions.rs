@@ -336,8 +336,9 @@ async fn a_session_ends_at_its_absolute_expiry_however_active() {
         "0s",
     ])
     .await;
-    let started = tokio::time::Instant::now();
     let resp = app.signup("alice", PASSWORD).await;
+    // The session started while the sign-up was answered: by now.
+    let started = tokio::time::Instant::now();
     let secret = cookie_value(&set_cookie(&resp, "tangerine_session").unwrap());
     // The cookie is sent whatever its Max-Age: the server must refuse it.
     let home = || async {
