@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     RunError,
     config::{ConfigError, UserCommand},
-    domain::{PasswordInput, PasswordRules, Role, rate_limit::LimitSetting},
+    domain::{PasswordInput, PasswordRules, Role},
     services::accounts::{Accounts, OperatorError},
     services::moderation::{self, Actor, Moderation, ModerationError},
     services::passwords::PasswordHasher,
@@ -29,17 +29,7 @@ pub async fn run(
         Accounts::new(
             store.clone(),
             PasswordHasher::new(1, 0),
-            Throttle::new(
-                store.clone(),
-                Limits {
-                    login_failures: LimitSetting::Off,
-                    login_failures_per_address: LimitSetting::Off,
-                    signups: LimitSetting::Off,
-                    posts: LimitSetting::Off,
-                    password_resets: LimitSetting::Off,
-                    password_resets_per_address: LimitSetting::Off,
-                },
-            ),
+            Throttle::new(store.clone(), Limits::OFF),
             rules,
         )
     };

@@ -47,6 +47,8 @@ pub struct Application {
     /// The database, for the background purge.
     store: Store,
     sessions: Arc<SessionManager>,
+    /// The cookies' attributes (`--secure-cookies`, `--expire-at-browser-close`).
+    cookies: CookiePolicy,
     csrf_key: CsrfKey,
     /// Defaults lowered to fit values given (see `Settings::check`).
     lowered: Vec<String>,
@@ -104,7 +106,7 @@ impl Application {
             store.clone(),
             SessionConfig {
                 policy: settings.session_policy(),
-                cookies,
+                cookies: cookies.clone(),
                 trust_proxy: settings.trust_proxy,
                 max_per_user: settings.max_sessions_per_user as usize,
             },
@@ -147,10 +149,12 @@ impl Application {
             }
         };
         let hasher = PasswordHasher::per_cpu(settings.max_pending_logins as usize);
+        // One set of limits, counted in the database, shared by every use case.
+        let throttle = Throttle::new(store.clone(), settings.limits());
         let recovery = Recovery::new(RecoveryParts {
             store: store.clone(),
             hasher: hasher.clone(),
-            throttle: Throttle::new(store.clone(), settings.limits()),
+            throttle: throttle.clone(),
             rules: settings.password_rules(),
             mailer,
             base,
@@ -165,20 +169,14 @@ impl Application {
                 accounts: Accounts::new(
                     store.clone(),
                     hasher,
-                    Throttle::new(store.clone(), settings.limits()),
+                    throttle.clone(),
                     settings.password_rules(),
                 )
                 .with_signups(settings.signups),
-                posts: Posts::new(
-                    store.clone(),
-                    Throttle::new(store.clone(), settings.limits()),
-                ),
+                posts: Posts::new(store.clone(), throttle.clone()),
                 sessions: Sessions::new(store.clone()),
                 moderation: Moderation::new(store.clone()).with_notices(recovery.clone()),
-                tokens: Tokens::new(
-                    store.clone(),
-                    Throttle::new(store.clone(), settings.limits()),
-                ),
+                tokens: Tokens::new(store.clone(), throttle),
                 recovery,
                 cards: Arc::new(Cards::new(settings.card_cache_size)),
                 settings: Arc::new(settings),
@@ -186,6 +184,7 @@ impl Application {
             },
             store,
             sessions,
+            cookies,
             csrf_key,
             lowered: checked.lowered,
         })
@@ -214,10 +213,7 @@ impl Application {
             self.state.accounts.throttle().clone(),
             purge_interval(&settings),
         ));
-        let cookies = CookiePolicy {
-            secure: settings.secure_cookies,
-            expire_at_browser_close: settings.expire_at_browser_close,
-        };
+        let cookies = self.cookies;
         let docs =
             api::Docs::new(self.sessions.cookie_name()).context("Failed to build the API spec")?;
         // Pages and API share the session and the CSRF cookie.

@@ -49,6 +49,19 @@ pub struct Limits {
     pub password_resets_per_address: LimitSetting,
 }
 
+impl Limits {
+    /// No limit at all: for what an operator does at the command line, and
+    /// for seeding the benchmark.
+    pub const OFF: Self = Self {
+        login_failures: LimitSetting::Off,
+        login_failures_per_address: LimitSetting::Off,
+        signups: LimitSetting::Off,
+        posts: LimitSetting::Off,
+        password_resets: LimitSetting::Off,
+        password_resets_per_address: LimitSetting::Off,
+    };
+}
+
 /// A refusal: try again after `retry_after` (whole seconds, at least one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many attempts; try again in {} s", retry_after.as_secs())]

@@ -11,7 +11,7 @@ use chrono::{TimeDelta, Utc};
 use clap::Parser;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use tangerine::{
-    domain::{PasswordInput, PasswordRules, SessionSecret, rate_limit::LimitSetting},
+    domain::{PasswordInput, PasswordRules, SessionSecret},
     entities::sessions,
     services::accounts::{Accounts, SignupInput},
     services::passwords::PasswordHasher,
@@ -128,17 +128,7 @@ async fn main() -> anyhow::Result<()> {
 
     // The seed signs people up as the site would, without its limits.
     let store = store::Store::through_pool(db.clone());
-    let unlimited = Throttle::new(
-        store.clone(),
-        Limits {
-            login_failures: LimitSetting::Off,
-            login_failures_per_address: LimitSetting::Off,
-            signups: LimitSetting::Off,
-            posts: LimitSetting::Off,
-            password_resets: LimitSetting::Off,
-            password_resets_per_address: LimitSetting::Off,
-        },
-    );
+    let unlimited = Throttle::new(store.clone(), Limits::OFF);
     let accounts = Accounts::new(
         store.clone(),
         PasswordHasher::per_cpu(0),
