@@ -143,23 +143,10 @@ impl InlineSqlite {
         map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<(Vec<T>, ReadPoint), InlineError> {
         self.with_connection(|read| {
-            // One read transaction, so that the version names what the
-            // query saw: SQLite moves a connection's `data_version` on when
-            // a read transaction begins after another connection committed.
-            let conn = &read.conn;
-            conn.prepare_cached("BEGIN")?.execute([])?;
-            let result = rows(conn, sql, params, map).and_then(|rows| {
-                let version = conn
-                    .prepare_cached("PRAGMA data_version")?
-                    .query_row([], |row| row.get::<_, i64>(0))?;
-                Ok((rows, ReadPoint::new(read.id, version)))
-            });
-            let end = conn
-                .prepare_cached("COMMIT")
-                .and_then(|mut s| s.execute([]));
-            let out = result?;
-            end?;
-            Ok(out)
+            // The statement is its own read transaction; the version SQLite
+            // kept when that transaction began is what the rows were read at.
+            let rows = rows(&read.conn, sql, params, map)?;
+            Ok((rows, ReadPoint::new(read.id, data_version(&read.conn)?)))
         })
     }
 
@@ -204,6 +191,31 @@ fn rows<T>(
         out.push(map(row)?);
     }
     Ok(out)
+}
+
+/// The connection's data version, as `PRAGMA data_version` reports it,
+/// without a statement: `SQLITE_FCNTL_DATA_VERSION`, SQLite's public file
+/// control for it. SQLite moves the version on when a read transaction
+/// begins after another connection committed, and leaves it until the next
+/// one begins, so right after a statement it names what the statement read.
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    use rusqlite::ffi;
+    let mut version: std::ffi::c_uint = 0;
+    // SAFETY: `handle` is this open connection's, used on this thread only
+    // for the call; "main" is a NUL-terminated schema name; the file control
+    // writes one unsigned int through the pointer, which lives on this stack.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_DATA_VERSION,
+            (&raw mut version).cast(),
+        )
+    };
+    if rc != ffi::SQLITE_OK {
+        return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
+    }
+    Ok(i64::from(version))
 }
 
 /// SQLite's error as sqlx would report it. Errors of the kinds that pass
@@ -400,6 +412,48 @@ mod tests {
         );
         holder.execute_batch("COMMIT").unwrap();
         assert_eq!(read().unwrap(), vec![7]);
+    }
+
+    /// The read point names what the statement read: it stays while
+    /// nobody commits, moves on once another connection has committed (in
+    /// WAL mode, as Tangerine runs), and is the version `PRAGMA
+    /// data_version` reports.
+    #[test]
+    fn the_read_point_moves_when_another_connection_commits() {
+        let file = crate::store::scratch::ScratchDatabase::sqlite("inline-version");
+        let path = file.url.clone().trim_start_matches("sqlite://").to_owned();
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let sqlite = InlineSqlite::for_url(&file.url, BUSY_TIMEOUT).unwrap();
+        let read = || {
+            sqlite
+                .query_at_read_point("SELECT max(x) FROM t", [], |row| row.get::<_, i64>(0))
+                .unwrap()
+        };
+
+        let (first, at_first) = read();
+        let (again, at_again) = read();
+        assert_eq!((first, again), (vec![1], vec![1]));
+        assert_eq!(at_first, at_again, "nothing was committed in between");
+
+        writer.execute_batch("INSERT INTO t VALUES (2);").unwrap();
+        let (after, at_after) = read();
+        assert_eq!(after, vec![2]);
+        assert_ne!(at_first, at_after, "another connection committed");
+
+        sqlite
+            .with_connection(|read| {
+                let pragma: i64 = read
+                    .conn
+                    .query_row("PRAGMA data_version", [], |row| row.get(0))?;
+                assert_eq!(data_version(&read.conn)?, pragma);
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]
