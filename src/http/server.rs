@@ -520,18 +520,29 @@ impl Deadlines {
     }
 
     /// Called when the socket is not ready: fails once the deadline passed.
+    ///
+    /// The timer is moved only when the deadline comes sooner than it is
+    /// set for. A deadline that moved later (the next idle wait, after each
+    /// answer) leaves the timer where it is; when it fires early it is set
+    /// again for the real deadline. So a busy keep-alive connection resets
+    /// its timer about once per idle period rather than once per request.
     fn expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         let Some(deadline) = self.deadline else {
             return Poll::Pending;
         };
-        if self.sleep.deadline() != deadline {
+        if self.sleep.deadline() > deadline {
             self.sleep.as_mut().reset(deadline);
         }
-        ready!(self.sleep.as_mut().poll(cx));
-        Poll::Ready(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the connection's deadline passed",
-        ))
+        loop {
+            ready!(self.sleep.as_mut().poll(cx));
+            if Instant::now() >= deadline {
+                return Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the connection's deadline passed",
+                ));
+            }
+            self.sleep.as_mut().reset(deadline);
+        }
     }
 }
 

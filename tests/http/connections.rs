@@ -158,6 +158,41 @@ async fn a_kept_alive_connection_is_closed_after_the_idle_timeout() {
     );
 }
 
+/// Each answer starts a new idle wait, measured from that answer: a
+/// connection used again before its idle timeout is not closed on the
+/// deadline of its earlier wait.
+#[tokio::test]
+async fn each_request_on_a_kept_alive_connection_restarts_its_idle_timeout() {
+    let app = spawn_app_with(SHORT).await;
+    let address = app.address.clone();
+    let (answers, after) = tokio::task::spawn_blocking(move || {
+        let mut stream = connect(&address);
+        let mut answers = String::new();
+        let mut buf = [0u8; 4096];
+        for _ in 0..2 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let n = stream.read(&mut buf).unwrap();
+            answers.push_str(&String::from_utf8_lossy(&buf[..n]));
+            // Well within the 2 s idle timeout, but long enough that the
+            // first wait's deadline passes during the second's.
+            std::thread::sleep(Duration::from_millis(1200));
+        }
+        let last_answer = Instant::now() - Duration::from_millis(1200);
+        let (rest, after) = until_closed(stream, last_answer);
+        answers.push_str(&rest);
+        (answers, after)
+    })
+    .await
+    .unwrap();
+    assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
+    assert!(
+        after >= Duration::from_millis(1500) && after < Duration::from_secs(4),
+        "closed {after:?} after the last answer"
+    );
+}
+
 #[tokio::test]
 async fn a_request_sent_in_pieces_within_the_deadlines_is_answered() {
     let app = spawn_app_with(SHORT).await;
