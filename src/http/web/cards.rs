@@ -14,7 +14,9 @@
 //! not by a count: a post's card may be a few hundred bytes or tens of
 //! kilobytes.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::sync::Mutex;
+
+use foldhash::HashMap;
 
 use anyhow::Context;
 use minijinja::{Value, context};

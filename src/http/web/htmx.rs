@@ -3,10 +3,17 @@
 
 use poem::{
     Request, Response,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
 };
 
 pub const VARY_VALUE: &str = "HX-Request";
+
+// htmx's request headers, named once (a name given as text is parsed at
+// every lookup).
+const HX_REQUEST: HeaderName = HeaderName::from_static("hx-request");
+const HX_HISTORY_RESTORE_REQUEST: HeaderName =
+    HeaderName::from_static("hx-history-restore-request");
+const HX_CURRENT_URL: HeaderName = HeaderName::from_static("hx-current-url");
 
 /// What htmx said about a request.
 #[derive(Debug, Clone, Default)]
@@ -21,14 +28,12 @@ pub struct Hx {
 
 impl Hx {
     pub fn of(req: &Request) -> Self {
-        let flag = |name: &str| {
-            req.header(name)
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        };
+        let header = |name: &HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let flag = |name: &HeaderName| header(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         Self {
-            request: flag("HX-Request"),
-            history_restore: flag("HX-History-Restore-Request"),
-            current_url: req.header("HX-Current-URL").map(str::to_owned),
+            request: flag(&HX_REQUEST),
+            history_restore: flag(&HX_HISTORY_RESTORE_REQUEST),
+            current_url: header(&HX_CURRENT_URL).map(str::to_owned),
         }
     }
 

@@ -88,17 +88,12 @@ impl PostView {
 /// A page of a feed, and the addresses of the pages on either side.
 #[derive(Serialize)]
 pub struct FeedView {
-    posts: Vec<FeedItem>,
+    /// The posts' articles, from the card cache (safe HTML).
+    posts: Vec<Value>,
     /// The older page ("Older posts", "Load more").
     next_url: Option<String>,
     /// The newer page ("Newer posts"), on pages other than the newest.
     newer_url: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FeedItem {
-    /// The post's article, from the card cache.
-    html: Value,
 }
 
 impl FeedView {
@@ -114,9 +109,7 @@ impl FeedView {
         let cards = feed.complete(view.templates(), &loaded)?;
         let posts = cards
             .into_iter()
-            .map(|(version, card)| FeedItem {
-                html: card.article(Reader::of(viewer.as_ref(), version.author_id)),
-            })
+            .map(|(version, card)| card.article(Reader::of(viewer.as_ref(), version.author_id)))
             .collect();
         Ok(Self {
             posts,

@@ -157,10 +157,13 @@ impl View {
         flash: Vec<String>,
     ) -> Result<Response, WebError> {
         let csrf = self.csrf.clone();
+        // Made on first use (not every template has a form), then the same
+        // for every form of the page.
+        let token = std::sync::OnceLock::new();
         let ctx = context! {
             current_user => Value::from(Serde(self.user())),
             site => Value::from(Serde(self.site)),
-            csrf_token => Value::from_function(move || csrf.token()),
+            csrf_token => Value::from_function(move || token.get_or_init(|| csrf.token()).clone()),
             flash,
             ..Serde(ctx)
         };
