@@ -103,7 +103,7 @@ impl Application {
             .context("Failed to key the device-cookie MAC")?;
         let store = Store::new(db.clone(), settings.database.database_url.expose());
         let sessions = Arc::new(SessionManager::new(
-            store.clone(),
+            Sessions::new(store.clone()),
             SessionConfig {
                 policy: settings.session_policy(),
                 cookies: cookies.clone(),

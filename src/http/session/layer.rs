@@ -6,7 +6,7 @@ use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response,
     http::{HeaderValue, header},
 };
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use serde_json::Map;
 use uuid::Uuid;
 
@@ -19,10 +19,7 @@ use crate::{
     http::client,
     http::cookies::{self, CookiePolicy},
     http::devices::{Device, DeviceCookies},
-    store::{
-        Store,
-        sessions::{self, NewSession, StoredSession, Touch},
-    },
+    services::sessions::{NewSession, Sessions, StoredSession, Touch},
 };
 
 /// A write of the data is retried this many times when other requests of the
@@ -50,8 +47,8 @@ pub struct SessionConfig {
 pub struct SessionManager {
     /// Device cookies: read with the session, given out at login.
     devices: DeviceCookies,
-    /// Where sessions are kept, with the per-request reads.
-    store: Store,
+    /// The session rows: found, started, refreshed and ended.
+    sessions: Sessions,
     policy: SessionPolicy,
     cookies: CookiePolicy,
     cookie_name: String,
@@ -65,11 +62,11 @@ fn storage(action: &'static str) -> impl FnOnce(DbErr) -> SessionError {
 }
 
 impl SessionManager {
-    pub fn new(store: Store, config: SessionConfig, devices: DeviceCookies) -> Self {
+    pub fn new(sessions: Sessions, config: SessionConfig, devices: DeviceCookies) -> Self {
         let cookie_name = config.cookies.name(COOKIE);
         Self {
             devices,
-            store,
+            sessions,
             policy: config.policy,
             cookies: config.cookies,
             cookie_name,
@@ -79,10 +76,6 @@ impl SessionManager {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
         }
-    }
-
-    fn db(&self) -> &DatabaseConnection {
-        self.store.pool()
     }
 
     /// The device a device-cookie value names, if its signature holds.
@@ -106,8 +99,8 @@ impl SessionManager {
         let (mut current, mut found_at) = (None, None);
         if let Some(secret) = &presented
             && let (Some(stored), stamp) = self
-                .store
-                .session_by_secret_hash(&secret.hash())
+                .sessions
+                .find(secret)
                 .await
                 .map_err(storage("load a session"))?
         {
@@ -121,7 +114,8 @@ impl SessionManager {
                 found_at = stamp;
             } else {
                 // Expiry is final: the row goes now rather than at the next purge.
-                sessions::delete(self.db(), stored.id)
+                self.sessions
+                    .end(stored.id)
                     .await
                     .map_err(storage("delete an expired session"))?;
             }
@@ -151,24 +145,24 @@ impl SessionManager {
     ) -> Result<(SessionSecret, StoredSession), SessionError> {
         let secret = SessionSecret::generate()?;
         let now = now();
-        let mut stored = sessions::create(
-            self.db(),
-            NewSession {
-                secret_hash: secret.hash(),
-                user_id: Some(user.id),
-                data: Map::new(),
-                now,
-                deadlines: self.policy.start(now, remember),
-                remember,
-                client,
-                credential_epoch: epoch,
-            },
-        )
-        .await
-        .map_err(storage("start a session"))?;
-        let ended = sessions::trim_for_user(self.db(), user.id, self.max_per_user, now)
+        let (mut stored, ended) = self
+            .sessions
+            .start(
+                NewSession {
+                    secret_hash: secret.hash(),
+                    user_id: Some(user.id),
+                    data: Map::new(),
+                    now,
+                    deadlines: self.policy.start(now, remember),
+                    remember,
+                    client,
+                    credential_epoch: epoch,
+                },
+                user.id,
+                self.max_per_user,
+            )
             .await
-            .map_err(storage("end surplus sessions"))?;
+            .map_err(storage("start a session"))?;
         if ended > 0 {
             tracing::info!(
                 ended,
@@ -186,7 +180,9 @@ impl SessionManager {
         epoch: CredentialEpoch,
     ) -> Result<Option<SessionSecret>, SessionError> {
         let secret = SessionSecret::generate()?;
-        let found = sessions::set_secret_hash(self.db(), id, secret.hash(), epoch)
+        let found = self
+            .sessions
+            .renew(id, &secret, epoch)
             .await
             .map_err(storage("renew a session's secret"))?;
         Ok(found.then_some(secret))
@@ -197,7 +193,8 @@ impl SessionManager {
         user_id: Uuid,
         id: Uuid,
     ) -> Result<bool, SessionError> {
-        sessions::delete_for_user(self.db(), user_id, id)
+        self.sessions
+            .end_for_user(user_id, id)
             .await
             .map_err(storage("end a session"))
     }
@@ -207,13 +204,15 @@ impl SessionManager {
         user_id: Uuid,
         keep: Uuid,
     ) -> Result<u64, SessionError> {
-        sessions::delete_others(self.db(), user_id, keep)
+        self.sessions
+            .end_others(user_id, keep)
             .await
             .map_err(storage("end other sessions"))
     }
 
     pub(super) async fn delete(&self, id: Uuid) -> Result<(), SessionError> {
-        sessions::delete(self.db(), id)
+        self.sessions
+            .end(id)
             .await
             .map_err(storage("delete a session"))?;
         Ok(())
@@ -268,7 +267,8 @@ impl SessionManager {
                         tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "a session's data change was dropped");
                     }
                 } else if let Some(touch) = &touch {
-                    sessions::touch(self.db(), current.id, touch)
+                    self.sessions
+                        .touch(current.id, touch)
                         .await
                         .map_err(storage("refresh a session"))?;
                 }
@@ -312,19 +312,17 @@ impl SessionManager {
             }
             let mut data = current.data.clone();
             apply(&mut data, ops);
-            let written = sessions::save_data(
-                self.db(),
-                current.id,
-                current.version,
-                &data,
-                touch.as_ref(),
-            )
-            .await
-            .map_err(storage("save a session"))?;
+            let written = self
+                .sessions
+                .save_data(current.id, current.version, &data, touch.as_ref())
+                .await
+                .map_err(storage("save a session"))?;
             if written {
                 return Ok(());
             }
-            match sessions::find_by_id(self.db(), current.id)
+            match self
+                .sessions
+                .find_by_id(current.id)
                 .await
                 .map_err(storage("reload a session"))?
             {

@@ -1,7 +1,7 @@
 //! Server-side sessions, as handlers see them.
 //!
 //! The browser's cookie holds only a random secret; the session is a row
-//! (see `store::sessions`) found by the secret's SHA-256. [`SessionLayer`]
+//! (see `services::sessions`) found by the secret's SHA-256. [`SessionLayer`]
 //! loads it before the handler and writes back after it; handlers use the
 //! [`Session`] extractor: who is logged in, typed `get`/`insert`/`remove` on
 //! the session's data, `login` and `logout`.
@@ -25,10 +25,9 @@ pub use layer::{SessionConfig, SessionLayer, SessionManager};
 
 use crate::{
     domain::{Authenticated, CredentialEpoch, SessionSecret, User, session::ClientInfo},
-    services::throttle::KnownDevice,
-    store::{
-        Stamp,
-        sessions::{SessionData, StoredSession},
+    services::{
+        sessions::{SessionData, Stamp, StoredSession},
+        throttle::KnownDevice,
     },
 };
 
@@ -407,7 +406,7 @@ mod tests {
     fn session_with(data: SessionData) -> Session {
         let now = crate::domain::session::now();
         let manager = SessionManager::new(
-            crate::store::Store::through_pool(sea_orm::DatabaseConnection::default()),
+            crate::services::sessions::Sessions::disconnected(),
             SessionConfig {
                 policy: SessionPolicy {
                     idle: Duration::from_secs(60),
