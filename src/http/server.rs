@@ -359,15 +359,9 @@ async fn serve_connection<E: Endpoint + 'static>(c: Connection<E>) {
             async move {
                 let req = poem_request(req, local, remote, body_deadline);
                 let resp = app.get_response(req).await.into_response();
+                // The idle deadline starts with the answer's first write
+                // (see `Deadlines::arm`).
                 activity.waiting();
-                // hyper polls the socket again only when it is woken (the
-                // socket may have said "not ready" during the request): a poll
-                // of the socket after the answer arms the idle deadline.
-                std::future::poll_fn(|cx| {
-                    cx.waker().wake_by_ref();
-                    Poll::Ready(())
-                })
-                .await;
                 Ok::<_, Infallible>(hyper::Response::<BoxBody<Bytes, io::Error>>::from(resp))
             }
         }
@@ -519,6 +513,19 @@ impl Deadlines {
         }
     }
 
+    /// Sets the timer going for the deadline under way, if any, so that it
+    /// wakes the connection when it passes. Called after each write: once
+    /// an answer is written the connection may wait for the next request
+    /// without hyper reading the socket again (it read it, and was told "not
+    /// ready", while the request was handled), and then only the timer can
+    /// end the wait. A deadline already passed wakes the connection at once,
+    /// to meet it at its next read or write, which fails.
+    fn arm(&mut self, cx: &mut Context<'_>) {
+        if self.expired(cx).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+    }
+
     /// Called when the socket is not ready: fails once the deadline passed.
     ///
     /// The timer is moved only when the deadline comes sooner than it is
@@ -576,7 +583,10 @@ impl AsyncWrite for Deadlines {
         this.follow();
         match Pin::new(&mut this.io).poll_write(cx, buf) {
             Poll::Pending => this.expired(cx).map(Err),
-            done => done,
+            done => {
+                this.arm(cx);
+                done
+            }
         }
     }
 
@@ -589,7 +599,10 @@ impl AsyncWrite for Deadlines {
         this.follow();
         match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
             Poll::Pending => this.expired(cx).map(Err),
-            done => done,
+            done => {
+                this.arm(cx);
+                done
+            }
         }
     }
 
