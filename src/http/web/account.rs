@@ -2,17 +2,13 @@
 //! downloading its data, and deleting it.
 
 use poem::{
-    IntoResponse, Request, Response, Route, get, handler,
+    Request, Response, Route, get, handler,
     http::{HeaderValue, StatusCode, header},
     web::{Data, Form},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    auth::CurrentUser,
-    error::{WebResult, with_retry_after},
-    render::View,
-};
+use super::{auth::CurrentUser, error::WebResult, render::View, result::Refusal};
 use crate::{
     domain::PasswordInput,
     http::client,
@@ -82,34 +78,33 @@ struct EmailForm {
     current_password: PasswordInput,
 }
 
-/// A refusal of a form that needs the current password: its status, the
-/// errors by field, a message for the whole form, and `Retry-After`.
-struct Refusal {
-    status: StatusCode,
+/// Why a form that needs the current password is shown again: the errors by
+/// field, a message for the whole form, and the answer's status.
+struct Refused {
     errors: ConfirmedErrors,
     error: Option<String>,
-    retry_after: Option<std::time::Duration>,
+    refusal: Refusal,
 }
 
-fn refusal(e: ConfirmedError) -> WebResult<Refusal> {
+fn refused(e: ConfirmedError) -> WebResult<Refused> {
     Ok(match e {
-        ConfirmedError::Invalid(errors) => Refusal {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+        ConfirmedError::Invalid(errors) => Refused {
             errors,
             error: None,
-            retry_after: None,
+            refusal: Refusal::INVALID,
         },
-        ConfirmedError::Throttled { retry_after } => Refusal {
-            status: StatusCode::TOO_MANY_REQUESTS,
+        ConfirmedError::Throttled { retry_after } => Refused {
             errors: ConfirmedErrors::default(),
             error: Some(accounts::throttled_message(retry_after)),
-            retry_after: Some(retry_after),
+            refusal: Refusal::lifts_after(StatusCode::TOO_MANY_REQUESTS, retry_after),
         },
-        ConfirmedError::Busy => Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
+        ConfirmedError::Busy => Refused {
             errors: ConfirmedErrors::default(),
             error: Some(accounts::BUSY.to_owned()),
-            retry_after: Some(accounts::BUSY_RETRY_AFTER),
+            refusal: Refusal::lifts_after(
+                StatusCode::SERVICE_UNAVAILABLE,
+                accounts::BUSY_RETRY_AFTER,
+            ),
         },
         ConfirmedError::Unexpected(e) => return Err(e.into()),
     })
@@ -136,7 +131,7 @@ async fn change_email(
             ))?;
             return Ok(view.redirect("/settings/email"));
         }
-        Err(e) => refusal(e)?,
+        Err(e) => refused(e)?,
     };
     let again = EmailView {
         email: form.email.trim().to_owned(),
@@ -147,11 +142,7 @@ async fn change_email(
         },
         ..email_view(state, &user).await?
     };
-    let resp = view
-        .render(EMAIL_PAGE, EMAIL_FORM, again)?
-        .with_status(refused.status)
-        .into_response();
-    Ok(with_retry_after(resp, refused.retry_after))
+    view.render_refused(EMAIL_PAGE, EMAIL_FORM, again, refused.refusal)
 }
 
 /// One JSON document to download, the same as `GET /api/me/export`.
@@ -237,7 +228,7 @@ async fn delete(
             );
             return Ok(resp);
         }
-        Err(e) => refusal(e)?,
+        Err(e) => refused(e)?,
     };
     let again = DeleteView {
         error: refused.error,
@@ -246,11 +237,7 @@ async fn delete(
             confirm: refused.errors.other,
         },
     };
-    let resp = view
-        .render(DELETE_PAGE, DELETE_FORM, again)?
-        .with_status(refused.status)
-        .into_response();
-    Ok(with_retry_after(resp, refused.retry_after))
+    view.render_refused(DELETE_PAGE, DELETE_FORM, again, refused.refusal)
 }
 
 /// The homepage's notice after a deletion, if this request carries it, and

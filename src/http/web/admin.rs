@@ -19,6 +19,7 @@ use super::{
     error::{WebError, WebResult},
     format::TimeView,
     render::View,
+    result::Refusal,
 };
 use crate::{
     domain::{Role, User, session::now, user_agent},
@@ -293,7 +294,7 @@ async fn after_person_action(
     done: Result<String, ModerationError>,
     reason: String,
 ) -> WebResult {
-    let (status, error, reason) = match done {
+    let (refusal, error, reason) = match done {
         Ok(message) => {
             if !view.hx().wants_fragment() {
                 view.flash(message)?;
@@ -301,24 +302,19 @@ async fn after_person_action(
                     view.redirect(&format!("/admin/users/{}", username.to_ascii_lowercase()))
                 );
             }
-            (StatusCode::OK, None, String::new())
+            (None, None, String::new())
         }
-        Err(ModerationError::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(m), reason),
+        Err(ModerationError::Invalid(m)) => (Some(Refusal::INVALID), Some(m), reason),
         // Shown beside the forms like a form's error, so 422 as for those.
-        Err(ModerationError::Refused(m)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Some(m.to_owned()), reason)
-        }
+        Err(ModerationError::Refused(m)) => (Some(Refusal::INVALID), Some(m.to_owned()), reason),
         Err(e) => return Err(e.into()),
     };
     let person = person_view(state, me, username, error, reason).await?;
-    Ok(view
-        .render(
-            PERSON_PAGE,
-            PERSON,
-            context! { p => v(&person), section => "people" },
-        )?
-        .with_status(status)
-        .into_response())
+    let ctx = context! { p => v(&person), section => "people" };
+    match refusal {
+        None => view.render(PERSON_PAGE, PERSON, ctx),
+        Some(refusal) => view.render_refused(PERSON_PAGE, PERSON, ctx, refusal),
+    }
 }
 
 #[derive(Deserialize)]
@@ -745,13 +741,10 @@ async fn remove_post(
         Ok(reason) => reason,
         Err(ModerationError::Invalid(error)) => {
             let post = state.posts.get(id).await?;
-            return Ok(view
-                .page(
-                    REMOVE_PAGE,
-                    context! { id => id.to_string(), title => post.title, author => post.author, error, reason => form.reason },
-                )?
-                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-                .into_response());
+            return Ok(Refusal::INVALID.answer(view.page(
+                REMOVE_PAGE,
+                context! { id => id.to_string(), title => post.title, author => post.author, error, reason => form.reason },
+            )?));
         }
         Err(e) => return Err(e.into()),
     };
@@ -823,8 +816,13 @@ async fn report_post(
         reason: form.reason,
         error: Some(error),
     };
-    Ok(view
-        .render(REPORT_PAGE, REPORT_FORM, again)?
-        .with_status(status)
-        .into_response())
+    view.render_refused(
+        REPORT_PAGE,
+        REPORT_FORM,
+        again,
+        Refusal {
+            status,
+            retry_after: None,
+        },
+    )
 }

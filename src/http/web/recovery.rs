@@ -14,10 +14,7 @@ use poem::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    error::{WebResult, with_retry_after},
-    render::View,
-};
+use super::{error::WebResult, render::View, result::Refusal};
 use crate::{
     domain::PasswordInput,
     http::client,
@@ -78,21 +75,16 @@ async fn forgot(
                 error: None,
             },
         ),
-        Err(ForgotError::Throttled { retry_after }) => {
-            let resp = view
-                .render(
-                    FORGOT_PAGE,
-                    FORGOT_FORM,
-                    ForgotView {
-                        login: form.login,
-                        sent: None,
-                        error: Some(recovery::forgot_throttled_message(retry_after)),
-                    },
-                )?
-                .with_status(StatusCode::TOO_MANY_REQUESTS)
-                .into_response();
-            Ok(with_retry_after(resp, Some(retry_after)))
-        }
+        Err(ForgotError::Throttled { retry_after }) => view.render_refused(
+            FORGOT_PAGE,
+            FORGOT_FORM,
+            ForgotView {
+                login: form.login,
+                sent: None,
+                error: Some(recovery::forgot_throttled_message(retry_after)),
+            },
+            Refusal::lifts_after(StatusCode::TOO_MANY_REQUESTS, retry_after),
+        ),
         Err(ForgotError::Unexpected(e)) => Err(e.into()),
     }
 }
@@ -240,20 +232,21 @@ async fn reset(
         Err(TokenError::Gone) => return reset_gone(&view),
         Err(TokenError::Unexpected(e)) => return Err(e.into()),
     };
-    let resp = view
-        .render(
-            RESET_PAGE,
-            RESET_FORM,
-            ResetView {
-                token,
-                username,
-                password_min,
-                ..again
-            },
-        )?
-        .with_status(status)
-        .into_response();
-    Ok(no_referrer(with_retry_after(resp, retry_after)))
+    let resp = view.render_refused(
+        RESET_PAGE,
+        RESET_FORM,
+        ResetView {
+            token,
+            username,
+            password_min,
+            ..again
+        },
+        Refusal {
+            status,
+            retry_after,
+        },
+    )?;
+    Ok(no_referrer(resp))
 }
 
 fn verify_gone(view: &View) -> WebResult {

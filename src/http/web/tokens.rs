@@ -2,7 +2,7 @@
 //! and revoking. With and without JavaScript.
 
 use poem::{
-    IntoResponse, Route, get, handler,
+    Route, get, handler,
     http::StatusCode,
     web::{Data, Form, Path},
 };
@@ -13,6 +13,7 @@ use super::{
     error::{WebError, WebResult},
     format::TimeView,
     render::View,
+    result::Refusal,
 };
 use crate::{
     domain::{
@@ -183,34 +184,40 @@ async fn create(
         scope: form.scope.clone(),
         expires_in_days: days,
     };
-    let (status, mut section) = match result {
+    let (refusal, mut section) = match result {
         Ok(created) => {
             let mut section = SectionView::new(token_views(state, &user).await?);
             section.created = Some(CreatedView {
                 name: created.token.name.clone(),
                 token: created.secret.encode(),
             });
-            (StatusCode::OK, section)
+            (None, section)
         }
         Err(CreateError::Invalid(errors)) => {
             let mut section = SectionView::new(token_views(state, &user).await?);
             section.errors = errors.into();
-            (StatusCode::UNPROCESSABLE_ENTITY, section)
+            (Some(Refusal::INVALID), section)
         }
         Err(CreateError::TooMany { limit }) => {
             let mut section = SectionView::new(token_views(state, &user).await?);
             section.error = Some(CreateError::too_many_message(limit));
-            (StatusCode::CONFLICT, section)
+            (
+                Some(Refusal {
+                    status: StatusCode::CONFLICT,
+                    retry_after: None,
+                }),
+                section,
+            )
         }
         Err(CreateError::Unexpected(e)) => return Err(e.into()),
     };
-    if status != StatusCode::OK {
-        section.form = again;
+    match refusal {
+        None => view.render(PAGE, SECTION, section),
+        Some(refusal) => {
+            section.form = again;
+            view.render_refused(PAGE, SECTION, section, refusal)
+        }
     }
-    Ok(view
-        .render(PAGE, SECTION, section)?
-        .with_status(status)
-        .into_response())
 }
 
 /// Revokes one token. Under htmx the row disappears in place; without
