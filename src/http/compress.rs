@@ -12,6 +12,8 @@
 
 use std::io::Write;
 
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use poem::{
     Body, Endpoint, IntoResponse, Middleware, Request, Response, Result,
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -24,6 +26,8 @@ const INLINE_MAX: usize = 64 * 1024;
 const BROTLI_QUALITY: u32 = 1;
 const BROTLI_WINDOW_BITS: u32 = 16;
 const GZIP_LEVEL: u32 = 1;
+/// The `Vary` value of every answer long enough to be compressed.
+const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coding {
@@ -135,14 +139,28 @@ impl<E: Endpoint> Endpoint for CompressionEndpoint<E> {
         {
             return Ok(resp);
         }
-        let body = resp.take_body().into_bytes().await?;
-        if body.len() < MIN_SIZE {
+        // An answer made in memory knows its length: one that will not be
+        // compressed (too short, or not asked for) is sent as it is, without
+        // being gathered into one buffer first.
+        let body: BoxBody<Bytes, std::io::Error> = resp.take_body().into();
+        let known = http_body::Body::size_hint(&body).exact();
+        let long_enough = |len: u64| len >= MIN_SIZE as u64;
+        if let Some(len) = known
+            && (!long_enough(len) || coding.is_none())
+        {
+            if long_enough(len) {
+                resp.headers_mut().append(header::VARY, ACCEPT_ENCODING);
+            }
+            resp.set_body(Body::from(body));
+            return Ok(resp);
+        }
+        let body = Body::from(body).into_bytes().await?;
+        if !long_enough(body.len() as u64) {
             resp.set_body(body);
             return Ok(resp);
         }
         // Whether this answer is compressed depends on the request's header.
-        resp.headers_mut()
-            .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        resp.headers_mut().append(header::VARY, ACCEPT_ENCODING);
         let Some(coding) = coding else {
             resp.set_body(body);
             return Ok(resp);

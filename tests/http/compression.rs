@@ -93,14 +93,25 @@ async fn pages_and_the_api_are_served_gzipped_or_brotli_compressed_when_asked_fo
         serde_json::from_str(&gunzip(&resp.bytes().await.unwrap())).unwrap();
     assert_eq!(page["posts"].as_array().unwrap().len(), 5);
 
-    // Not asked for, or refused: as it is.
+    let vary_of = |resp: &reqwest::Response| {
+        resp.headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Not asked for, or refused: as it is, and said to depend on the header.
     for accept in ["identity", "gzip;q=0, br;q=0"] {
         let resp = get_encoded(&app, "/", accept).await;
         assert_eq!(header_of(&resp, "content-encoding"), None, "{accept}");
+        assert!(vary_of(&resp).contains("Accept-Encoding"), "{accept}");
+        assert!(resp.text().await.unwrap().contains("<article"), "{accept}");
     }
-    // Small answers are not worth it.
+    // Small answers are not worth it, whatever the header.
     let resp = get_encoded(&app, "/healthz", "gzip").await;
     assert_eq!(header_of(&resp, "content-encoding"), None);
+    assert!(!vary_of(&resp).contains("Accept-Encoding"));
 }
 
 #[tokio::test]
