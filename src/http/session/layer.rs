@@ -158,7 +158,6 @@ impl SessionManager {
                     client,
                     credential_epoch: epoch,
                 },
-                user.id,
                 self.max_per_user,
             )
             .await

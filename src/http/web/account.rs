@@ -213,18 +213,11 @@ async fn delete(
     let refused = match result {
         Ok(()) => {
             view.session().logout().await?;
-            let policy = CookiePolicy {
-                secure: state.settings.secure_cookies,
-                expire_at_browser_close: false,
-            };
+            let (policy, name) = notice_cookie(state);
             let mut resp = view.redirect("/");
             resp.headers_mut().append(
                 header::SET_COOKIE,
-                policy.set(
-                    &policy.name(NOTICE_COOKIE),
-                    ACCOUNT_DELETED,
-                    Some(std::time::Duration::from_secs(300)),
-                ),
+                policy.set_lasting(&name, ACCOUNT_DELETED, std::time::Duration::from_secs(300)),
             );
             return Ok(resp);
         }
@@ -243,13 +236,21 @@ async fn delete(
 /// The homepage's notice after a deletion, if this request carries it, and
 /// the `Set-Cookie` that forgets it.
 pub fn take_notice(req: &Request, state: &AppState) -> Option<(&'static str, HeaderValue)> {
+    let (policy, name) = notice_cookie(state);
+    match crate::http::cookies::find_unique(req, &name) {
+        Ok(Some(ACCOUNT_DELETED)) => Some((ACCOUNT_DELETED_MESSAGE, policy.remove(&name))),
+        _ => None,
+    }
+}
+
+/// The short-lived cookie that carries a notice to the homepage when no
+/// session is left to carry it (after an account's deletion): its policy,
+/// secure as the session's, and its name.
+fn notice_cookie(state: &AppState) -> (CookiePolicy, String) {
     let policy = CookiePolicy {
         secure: state.settings.secure_cookies,
         expire_at_browser_close: false,
     };
     let name = policy.name(NOTICE_COOKIE);
-    match crate::http::cookies::find_unique(req, &name) {
-        Ok(Some(ACCOUNT_DELETED)) => Some((ACCOUNT_DELETED_MESSAGE, policy.remove(&name))),
-        _ => None,
-    }
+    (policy, name)
 }

@@ -51,18 +51,22 @@ impl Sessions {
         sessions::find_by_id(self.store.pool(), id).await
     }
 
-    /// Starts a session for `user_id`, then ends that person's least
-    /// recently used live sessions beyond `max_per_user`; returns the new
-    /// session and how many were ended.
+    /// Starts a session, then ends its person's least recently used live
+    /// sessions beyond `max_per_user`; returns the new session and how many
+    /// were ended.
     pub async fn start(
         &self,
         new: NewSession<'_>,
-        user_id: Uuid,
         max_per_user: usize,
     ) -> Result<(StoredSession, u64), DbErr> {
-        let now = new.now;
+        let (user_id, now) = (new.user_id, new.now);
         let stored = sessions::create(self.store.pool(), new).await?;
-        let ended = sessions::trim_for_user(self.store.pool(), user_id, max_per_user, now).await?;
+        let ended = match user_id {
+            Some(user_id) => {
+                sessions::trim_for_user(self.store.pool(), user_id, max_per_user, now).await?
+            }
+            None => 0,
+        };
         Ok((stored, ended))
     }
 
