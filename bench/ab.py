@@ -33,13 +33,7 @@ def start(build, label, work, out):
     (work / label).mkdir()
     db = B.Database("sqlite", work / label)
     B.seed(db)
-    port = B.free_port()
-    limits = ["--signup-limit", "0", "--login-max-failures", "1000000",
-              "--login-max-failures-per-address", "1000000"]
-    if "--post-limit" not in extra:
-        limits += ["--post-limit", "4000000000/10m"]
-    server = B.Server(label, [binary, "--addr", f"127.0.0.1:{port}", "--database-url", db.url, *limits, *extra],
-                      f"http://127.0.0.1:{port}", env={"RUST_LOG": "warn"}, log_path=out / f"{label}.log")
+    server = B.start_tangerine(db, out, label, binary=binary, extra=extra)
     client, _ = B.TANGERINE.log_in(server.base)
     server.cookie = f"Cookie: {client.cookie_header()}"
     server.create = B.TANGERINE.create_body(client)

@@ -362,7 +362,9 @@ def seed(db, posts=200, sessions=0, expired=0):
     log(f"   seeded {db.kind}: {posts} posts, +{sessions} live, +{expired} expired sessions ({time.time() - t:.0f}s)")
 
 
-def start_tangerine(db, out_dir, label):
+def start_tangerine(db, out_dir, label, binary=None, extra=()):
+    """Tangerine on `db`: the release build, or `binary`, with flags `extra`
+    added (one given there replaces the bench's own)."""
     port = free_port()
     # The login runs send one person's right password from 8 connections at
     # once: under the default limits all but 5 of those in flight would get
@@ -370,10 +372,11 @@ def start_tangerine(db, out_dir, label):
     # Limits far above the load keep the throttle's statements in the path
     # while every login is hashed.
     # The same for posting: one account writes every post of the create runs.
-    limits = ["--signup-limit", "0", "--login-max-failures", "1000000",
-              "--login-max-failures-per-address", "1000000", "--post-limit", "4000000000/10m"]
-    return Server(label, [str(RELEASE / "tangerine"), "--addr", f"127.0.0.1:{port}", "--database-url", db.url,
-                          *limits],
+    limits = {"--signup-limit": "0", "--login-max-failures": "1000000",
+              "--login-max-failures-per-address": "1000000", "--post-limit": "4000000000/10m"}
+    flags = [part for flag, value in limits.items() if flag not in extra for part in (flag, value)]
+    return Server(label, [str(binary or RELEASE / "tangerine"), "--addr", f"127.0.0.1:{port}",
+                          "--database-url", db.url, *flags, *extra],
                   f"http://127.0.0.1:{port}", env={"RUST_LOG": "warn"}, log_path=out_dir / f"{label}.log")
 
 
